@@ -1,0 +1,324 @@
+/* graph.c: node constructors with shape checking (see graph.h). */
+#include "graph.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void fv_graph_init(fv_graph *g) { memset(g, 0, sizeof *g); }
+
+void fv_graph_free(fv_graph *g) {
+  for (int i = 0; i < g->count; i++)
+    if (g->nodes[i].owns_data) free((void *)g->nodes[i].data);
+  free(g->nodes);
+  memset(g, 0, sizeof *g);
+}
+
+int64_t fv_node_numel(const fv_node *n) {
+  int64_t v = 1;
+  for (int i = 0; i < n->ndim; i++) v *= n->shape[i];
+  return v;
+}
+
+const char *fv_op_name(fv_op op) {
+  static const char *names[FV_OP_COUNT] = {
+      [FV_OP_INPUT] = "input",          [FV_OP_WEIGHT] = "weight",
+      [FV_OP_MATMUL] = "matmul",        [FV_OP_LAYERNORM] = "layernorm",
+      [FV_OP_SOFTMAX] = "softmax",      [FV_OP_ATTENTION] = "attention",
+      [FV_OP_ADD] = "add",              [FV_OP_IM2COL] = "im2col",
+      [FV_OP_EMBED_TOKENS] = "embed_tokens", [FV_OP_TOKENS] = "tokens",
+      [FV_OP_RESAMPLE] = "resample",    [FV_OP_CROP_NORMALIZE] = "crop_normalize",
+  };
+  return op >= 0 && op < FV_OP_COUNT && names[op] ? names[op] : "?";
+}
+
+static int graph_failed(fv_graph *g) { return g->status != FV_OK; }
+
+/* Records the first error (later ones are consequences of it) and returns -1. */
+__attribute__((format(printf, 2, 3))) static int fail(fv_graph *g, const char *fmt, ...) {
+  if (!graph_failed(g)) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g->error.msg, sizeof g->error.msg, fmt, ap);
+    va_end(ap);
+    g->status = FV_ERR;
+  }
+  return -1;
+}
+
+/* Appends a node and returns its index; sources must already exist. */
+static int push(fv_graph *g, fv_op op, int ndim, const int64_t *shape, int s0, int s1, int s2) {
+  if (graph_failed(g)) return -1;
+  int srcs[3] = {s0, s1, s2};
+  for (int i = 0; i < 3; i++)
+    if (srcs[i] < -1 || srcs[i] >= g->count)
+      return fail(g, "graph: %s source %d is not an existing node (have %d)", fv_op_name(op), srcs[i],
+                  g->count);
+  if (ndim < 1 || ndim > FV_MAX_DIMS)
+    return fail(g, "graph: %s has %d dimensions, expected 1..%d", fv_op_name(op), ndim, FV_MAX_DIMS);
+  int64_t numel = 1;
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] <= 0 || shape[i] > (1LL << 40))
+      return fail(g, "graph: %s dimension %d is %lld, expected a positive size", fv_op_name(op), i,
+                  (long long)shape[i]);
+    numel *= shape[i];
+    if (numel > (1LL << 40))
+      return fail(g, "graph: %s has more than 2^40 elements", fv_op_name(op));
+  }
+  if (g->count == g->capacity) {
+    int cap = g->capacity ? 2 * g->capacity : 64;
+    fv_node *n = realloc(g->nodes, (size_t)cap * sizeof *n);
+    if (!n) return fail(g, "graph: out of memory growing to %d nodes", cap);
+    g->nodes = n;
+    g->capacity = cap;
+  }
+  fv_node *n = &g->nodes[g->count];
+  memset(n, 0, sizeof *n);
+  n->op = op;
+  n->dtype = FV_F32;
+  n->ndim = ndim;
+  memcpy(n->shape, shape, (size_t)ndim * sizeof *shape);
+  n->src[0] = s0;
+  n->src[1] = s1;
+  n->src[2] = s2;
+  n->src[3] = -1;
+  snprintf(n->name, sizeof n->name, "%s.%d", fv_op_name(op), g->count);
+  return g->count++;
+}
+
+static const fv_node *node(fv_graph *g, int i) { return &g->nodes[i]; }
+static int64_t last_dim(fv_graph *g, int i) { return node(g, i)->shape[node(g, i)->ndim - 1]; }
+
+/* Every source passed by the caller must be a valid node (or -1 where optional). */
+static int check_src(fv_graph *g, const char *op, int idx, int optional) {
+  if (graph_failed(g)) return 0;
+  if (idx == -1 && optional) return 1;
+  if (idx < 0 || idx >= g->count) {
+    fail(g, "graph: %s source %d is not an existing node (have %d)", op, idx, g->count);
+    return 0;
+  }
+  if (g->nodes[idx].dtype == FV_U8 && strcmp(op, "resample") != 0) {
+    fail(g, "graph: %s cannot read U8 node %d", op, idx);
+    return 0;
+  }
+  return 1;
+}
+
+void fv_set_name(fv_graph *g, int i, const char *name) {
+  if (i >= 0 && i < g->count && name) snprintf(g->nodes[i].name, sizeof g->nodes[i].name, "%s", name);
+}
+
+void fv_mark_output(fv_graph *g, int i) {
+  if (i >= 0 && i < g->count) g->nodes[i].is_output = 1;
+}
+
+int fv_input(fv_graph *g, const char *name, fv_dtype dtype, int ndim, const int64_t *shape) {
+  if (dtype != FV_F32 && dtype != FV_U8) return fail(g, "graph: input %s must be F32 or U8", name ? name : "?");
+  int i = push(g, FV_OP_INPUT, ndim, shape, -1, -1, -1);
+  if (i < 0) return -1;
+  g->nodes[i].dtype = dtype;
+  fv_set_name(g, i, name);
+  return i;
+}
+
+int fv_weight(fv_graph *g, const char *name, int ndim, const int64_t *shape, const void *data,
+              fv_dtype data_dtype, int copy) {
+  if (data_dtype == FV_U8) return fail(g, "graph: weight %s cannot be U8", name ? name : "?");
+  int i = push(g, FV_OP_WEIGHT, ndim, shape, -1, -1, -1);
+  if (i < 0) return -1;
+  fv_node *n = &g->nodes[i];
+  n->data_dtype = data_dtype;
+  if (copy) {
+    size_t bytes = (size_t)fv_node_numel(n) * fv_dtype_size(data_dtype);
+    void *d = malloc(bytes ? bytes : 1);
+    if (!d) return fail(g, "graph: out of memory copying weight %s (%zu bytes)", name ? name : "?", bytes);
+    memcpy(d, data, bytes);
+    n->data = d;
+    n->owns_data = 1;
+  } else {
+    n->data = data;
+  }
+  fv_set_name(g, i, name);
+  return i;
+}
+
+int fv_matmul(fv_graph *g, int a, int w, int bias, int gelu) {
+  if (!check_src(g, "matmul", a, 0) || !check_src(g, "matmul", w, 0) || !check_src(g, "matmul", bias, 1))
+    return -1;
+  const fv_node *W = node(g, w);
+  if (W->ndim != 2 || W->shape[1] != last_dim(g, a))
+    return fail(g, "graph: matmul weight %s must be [N, %lld], got %d dims with last dim %lld", W->name,
+                (long long)last_dim(g, a), W->ndim, (long long)W->shape[W->ndim - 1]);
+  if (bias >= 0 && (node(g, bias)->ndim != 1 || node(g, bias)->shape[0] != W->shape[0]))
+    return fail(g, "graph: matmul bias %s must have %lld elements, got %lld", node(g, bias)->name,
+                (long long)W->shape[0], (long long)fv_node_numel(node(g, bias)));
+  int64_t shape[FV_MAX_DIMS];
+  const fv_node *A = node(g, a);
+  memcpy(shape, A->shape, sizeof shape);
+  shape[A->ndim - 1] = W->shape[0];
+  int i = push(g, FV_OP_MATMUL, A->ndim, shape, a, w, bias);
+  if (i >= 0) g->nodes[i].p.matmul.gelu = gelu;
+  return i;
+}
+
+static int check_vector(fv_graph *g, const char *op, int v, int64_t len) {
+  if (v < 0) return 1;
+  if (fv_node_numel(node(g, v)) != len) {
+    fail(g, "graph: %s parameter %s must have %lld elements, got %lld", op, node(g, v)->name,
+         (long long)len, (long long)fv_node_numel(node(g, v)));
+    return 0;
+  }
+  return 1;
+}
+
+int fv_layernorm(fv_graph *g, int x, int gamma, int beta, float eps) {
+  if (!check_src(g, "layernorm", x, 0) || !check_src(g, "layernorm", gamma, 1) ||
+      !check_src(g, "layernorm", beta, 1))
+    return -1;
+  if (!check_vector(g, "layernorm", gamma, last_dim(g, x)) || !check_vector(g, "layernorm", beta, last_dim(g, x)))
+    return -1;
+  int i = push(g, FV_OP_LAYERNORM, node(g, x)->ndim, node(g, x)->shape, x, gamma, beta);
+  if (i >= 0) g->nodes[i].p.norm.eps = eps;
+  return i;
+}
+
+int fv_softmax(fv_graph *g, int x) {
+  if (!check_src(g, "softmax", x, 0)) return -1;
+  return push(g, FV_OP_SOFTMAX, node(g, x)->ndim, node(g, x)->shape, x, -1, -1);
+}
+
+int fv_attention(fv_graph *g, int qkv, int heads, int head_dim, float scale) {
+  if (!check_src(g, "attention", qkv, 0)) return -1;
+  const fv_node *q = node(g, qkv);
+  if (heads < 1 || head_dim < 1 || head_dim > 128)
+    return fail(g, "graph: attention needs heads >= 1 and head_dim in 1..128, got %d and %d", heads,
+                head_dim);
+  if (q->ndim != 3 || q->shape[2] != 3LL * heads * head_dim)
+    return fail(g, "graph: attention input %s must be [B, T, 3*H*D] with 3*H*D = %lld, got last dim %lld",
+                q->name, 3LL * heads * head_dim, (long long)q->shape[q->ndim - 1]);
+  int64_t shape[3] = {q->shape[0], q->shape[1], (int64_t)heads * head_dim};
+  int i = push(g, FV_OP_ATTENTION, 3, shape, qkv, -1, -1);
+  if (i >= 0) {
+    g->nodes[i].p.attn.heads = heads;
+    g->nodes[i].p.attn.head_dim = head_dim;
+    g->nodes[i].p.attn.scale = scale;
+  }
+  return i;
+}
+
+int fv_add(fv_graph *g, int a, int b, int gamma, float alpha, float beta) {
+  if (!check_src(g, "add", a, 0) || !check_src(g, "add", b, 0) || !check_src(g, "add", gamma, 1)) return -1;
+  const fv_node *A = node(g, a), *B = node(g, b);
+  if (A->ndim != B->ndim || memcmp(A->shape, B->shape, (size_t)A->ndim * sizeof A->shape[0]) != 0)
+    return fail(g, "graph: add operands %s and %s differ in shape", A->name, B->name);
+  if (!check_vector(g, "add", gamma, last_dim(g, a))) return -1;
+  int i = push(g, FV_OP_ADD, A->ndim, A->shape, a, b, gamma);
+  if (i >= 0) {
+    g->nodes[i].p.add.alpha = alpha;
+    g->nodes[i].p.add.beta = beta;
+  }
+  return i;
+}
+
+int fv_im2col(fv_graph *g, int image, int patch) {
+  if (!check_src(g, "im2col", image, 0)) return -1;
+  const fv_node *im = node(g, image);
+  if (im->ndim != 4 || patch < 1 || im->shape[2] % patch || im->shape[3] % patch)
+    return fail(g, "graph: im2col needs a [B, C, H, W] input %s with H and W multiples of the patch %d",
+                im->name, patch);
+  int64_t gh = im->shape[2] / patch, gw = im->shape[3] / patch;
+  int64_t shape[3] = {im->shape[0], gh * gw, im->shape[1] * patch * patch};
+  int i = push(g, FV_OP_IM2COL, 3, shape, image, -1, -1);
+  if (i >= 0) g->nodes[i].p.im2col.patch = patch;
+  return i;
+}
+
+int fv_embed_tokens(fv_graph *g, int patches, int prefix, int pos, int no_embed_class) {
+  if (!check_src(g, "embed_tokens", patches, 0) || !check_src(g, "embed_tokens", prefix, 1) ||
+      !check_src(g, "embed_tokens", pos, 1))
+    return -1;
+  const fv_node *x = node(g, patches);
+  if (x->ndim != 3) return fail(g, "graph: embed_tokens patches %s must be [B, N, E]", x->name);
+  int64_t E = x->shape[2], P = 0;
+  if (prefix >= 0) {
+    const fv_node *pr = node(g, prefix);
+    if (pr->shape[pr->ndim - 1] != E || fv_node_numel(pr) % E)
+      return fail(g, "graph: prefix tokens %s must be [P, %lld], got last dim %lld", pr->name, (long long)E,
+                  (long long)pr->shape[pr->ndim - 1]);
+    P = fv_node_numel(pr) / E;
+  }
+  int64_t T = P + x->shape[1];
+  int pos_offset = no_embed_class ? (int)P : 0;
+  if (pos >= 0 && fv_node_numel(node(g, pos)) != (T - pos_offset) * E)
+    return fail(g, "graph: positional embedding %s must have %lld tokens of %lld, got %lld elements",
+                node(g, pos)->name, (long long)(T - pos_offset), (long long)E, (long long)fv_node_numel(node(g, pos)));
+  int64_t shape[3] = {x->shape[0], T, E};
+  int i = push(g, FV_OP_EMBED_TOKENS, 3, shape, patches, prefix, pos);
+  if (i >= 0) {
+    g->nodes[i].p.embed.n_prefix = (int)P;
+    g->nodes[i].p.embed.pos_offset = pos_offset;
+  }
+  return i;
+}
+
+static int tokens(fv_graph *g, int x, int start, int count, int mean) {
+  if (!check_src(g, "tokens", x, 0)) return -1;
+  const fv_node *X = node(g, x);
+  if (X->ndim != 3 || start < 0 || count < 1 || start + (int64_t)count > X->shape[1])
+    return fail(g, "graph: token range [%d, %d+%d) of %s must lie inside its tokens", start, start, count,
+                X->name);
+  int64_t shape[3] = {X->shape[0], mean ? X->shape[2] : count, X->shape[2]};
+  int i = push(g, FV_OP_TOKENS, mean ? 2 : 3, shape, x, -1, -1);
+  if (i >= 0) {
+    g->nodes[i].p.tokens.start = start;
+    g->nodes[i].p.tokens.count = count;
+    g->nodes[i].p.tokens.mean = mean;
+  }
+  return i;
+}
+
+int fv_tokens_mean(fv_graph *g, int x, int start, int count) { return tokens(g, x, start, count, 1); }
+int fv_tokens_slice(fv_graph *g, int x, int start, int count) { return tokens(g, x, start, count, 0); }
+
+int fv_resample(fv_graph *g, int image, int table, int axis, int out_size, int taps, int round_u8) {
+  if (!check_src(g, "resample", image, 0) || !check_src(g, "resample", table, 0)) return -1;
+  const fv_node *im = node(g, image);
+  if (im->ndim != 3 || (axis != 0 && axis != 1) || out_size < 1 || taps < 1)
+    return fail(g, "graph: resample needs an [H, W, C] image %s, axis 0 or 1 and sizes >= 1, got axis %d, taps %d",
+                im->name, axis, taps);
+  if (fv_node_numel(node(g, table)) != (int64_t)out_size * (2 + taps))
+    return fail(g, "graph: resample table %s must hold %lld values, got %lld", node(g, table)->name,
+                (long long)out_size * (2 + taps), (long long)fv_node_numel(node(g, table)));
+  int64_t shape[3] = {im->shape[0], im->shape[1], im->shape[2]};
+  shape[axis] = out_size;
+  int i = push(g, FV_OP_RESAMPLE, 3, shape, image, table, -1);
+  if (i >= 0) {
+    g->nodes[i].p.resample.axis = axis;
+    g->nodes[i].p.resample.taps = taps;
+    g->nodes[i].p.resample.round_u8 = round_u8;
+  }
+  return i;
+}
+
+int fv_crop_normalize(fv_graph *g, int image, int top, int left, int height, int width, const float *mean,
+                      const float *std) {
+  if (!check_src(g, "crop_normalize", image, 0)) return -1;
+  const fv_node *im = node(g, image);
+  if (im->ndim != 3 || im->shape[2] > 4 || top < 0 || left < 0 || height < 1 || width < 1 ||
+      top + (int64_t)height > im->shape[0] || left + (int64_t)width > im->shape[1])
+    return fail(g, "graph: crop %dx%d of %s at top %d, left %d lies outside the [H, W, C<=4] image", height,
+                width, im->name, top, left);
+  int64_t shape[3] = {im->shape[2], height, width};
+  int i = push(g, FV_OP_CROP_NORMALIZE, 3, shape, image, -1, -1);
+  if (i < 0) return -1;
+  fv_node *n = &g->nodes[i];
+  n->p.crop.top = top;
+  n->p.crop.left = left;
+  for (int c = 0; c < im->shape[2]; c++) {
+    if (!(std[c] > 0)) return fail(g, "graph: crop_normalize std[%d] must be positive", c);
+    n->p.crop.mean[c] = mean[c];
+    n->p.crop.std[c] = std[c];
+  }
+  return i;
+}
