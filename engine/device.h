@@ -16,7 +16,7 @@
 
 typedef struct fv_device_info {
   char name[256];
-  char driver[256];
+  char driver[2 * 256 + 2]; /* driverName and driverInfo */
   const char *type; /* "discrete", "integrated", "virtual", "cpu", "other" */
   int is_cpu;
   uint32_t vendor_id, device_id, driver_version, api_version;
@@ -31,6 +31,8 @@ typedef struct fv_device_info {
   float timestamp_period;
   int timestamps;
   int unified_memory; /* a heap that is both DEVICE_LOCAL and HOST_VISIBLE covers most memory */
+  uint8_t pipeline_cache_uuid[16];
+  uint32_t queue_family;
 } fv_device_info;
 
 typedef struct fv_device fv_device;

@@ -31,9 +31,10 @@ fv_status fv_exec_run(fv_exec *ex, fv_error *err);
 /* Reads an output node (fv_mark_output) as fp32; count must equal its element count. */
 fv_status fv_exec_read(fv_exec *ex, int node, float *dst, size_t count, fv_error *err);
 
-/* Per-op-kind GPU time of the last run, from timestamp queries (profile option). */
+/* Per-(op, kernel) GPU time of the last run, from timestamp queries (profile option). */
 typedef struct fv_profile_entry {
-  const char *op;   /* op name (fv_op_name) */
+  const char *op;     /* op name (fv_op_name) */
+  const char *kernel; /* the node's first kernel, e.g. "matmul_reg" */
   double ms;        /* total milliseconds over all nodes of this op in the last run */
   int nodes;        /* how many nodes contributed */
 } fv_profile_entry;
