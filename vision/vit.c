@@ -1,0 +1,273 @@
+/* vit.c: timm's VisionTransformer forward pass, built as an engine graph.
+ *
+ * Mirrors timm's module order exactly: patch_embed (conv as im2col + matmul), _pos_embed
+ * (prefix tokens and positional embedding, with or without no_embed_class), pre-norm blocks
+ * (norm1 -> qkv -> fused attention -> proj -> layer scale -> residual; norm2 -> fc1 + GELU ->
+ * fc2 -> layer scale -> residual), final norm, pooling (class token or average of the
+ * non-prefix tokens, with fc_norm), head; distilled models average head and head_dist.
+ * Every tensor is looked up by timm's name and its shape checked before use; tensors the
+ * model does not use are an error (they mean a variant we would silently compute wrong). */
+#include "vit.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../engine/dtype.h"
+
+static char *read_text(const char *path, size_t *len, fv_error *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fv_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    return NULL;
+  }
+  char *buf = NULL;
+  long size = -1;
+  if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+  if (size < 0 || size > (16L << 20) || fseek(f, 0, SEEK_SET) != 0) {
+    fv_fail(err, "%s: expected a JSON file of at most 16 MiB", path);
+    goto done;
+  }
+  buf = malloc((size_t)size + 1);
+  if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size) {
+    fv_fail(err, "%s: read failed", path);
+    free(buf);
+    buf = NULL;
+    goto done;
+  }
+  buf[size] = '\0';
+  *len = (size_t)size;
+done:
+  fclose(f);
+  return buf;
+}
+
+static int is_dir(const char *p) {
+  struct stat s;
+  return stat(p, &s) == 0 && S_ISDIR(s.st_mode);
+}
+
+static int is_file(const char *p) {
+  struct stat s;
+  return stat(p, &s) == 0 && S_ISREG(s.st_mode);
+}
+
+fv_status fv_vit_load(const char *path, fv_vit *vit, fv_error *err) {
+  memset(vit, 0, sizeof *vit);
+  snprintf(vit->path, sizeof vit->path, "%s", path);
+  char weights[1200], config[1200];
+  if (is_dir(path)) {
+    snprintf(weights, sizeof weights, "%s/model.safetensors", path);
+    snprintf(config, sizeof config, "%s/config.json", path);
+    if (!is_file(weights))
+      return fv_fail(err, "%s: model folder has no model.safetensors (expected a timm hub folder with config.json "
+                          "and model.safetensors)",
+                     path);
+  } else if (is_file(path)) {
+    snprintf(weights, sizeof weights, "%s", path);
+    const char *slash = strrchr(path, '/');
+    int dir_len = slash ? (int)(slash - path) : 1;
+    snprintf(config, sizeof config, "%.*s/config.json", dir_len, slash ? path : ".");
+  } else {
+    return fv_fail(err, "%s: no such model folder or .safetensors file", path);
+  }
+  if (is_file(config)) {
+    size_t len = 0;
+    char *text = read_text(config, &len, err);
+    if (!text) return FV_ERR;
+    fv_status st = fv_vit_config_parse(text, len, config, &vit->cfg, err);
+    free(text);
+    if (st) return FV_ERR;
+  } else {
+    fv_vit_config_default(&vit->cfg);
+  }
+  if (fv_st_open(weights, &vit->st, err)) goto fail;
+  if (fv_vit_config_resolve(&vit->cfg, &vit->st, err)) {
+    fv_fail_context(err, "%s", weights);
+    goto fail;
+  }
+  /* Build once with batch 1 to check every tensor name and shape now, not at first use. */
+  fv_graph g;
+  fv_graph_init(&g);
+  fv_vit_graph out;
+  fv_status st = fv_vit_build(vit, &g, 1, &out, err);
+  fv_graph_free(&g);
+  if (st || fv_st_check_all_used(&vit->st, err)) goto fail;
+  return FV_OK;
+fail:
+  fv_vit_free(vit);
+  return FV_ERR;
+}
+
+void fv_vit_free(fv_vit *vit) {
+  fv_st_close(&vit->st);
+  fv_vit_config_free(&vit->cfg);
+  memset(vit, 0, sizeof *vit);
+}
+
+/* Builder state: the graph being built and the first error. */
+typedef struct builder {
+  fv_vit *vit;
+  fv_graph *g;
+  fv_error *err;
+  fv_status status;
+} builder;
+
+/* The weight `name` with exactly the given shape (as stored), re-viewed as view_dims dims. */
+static int weight(builder *b, const char *name, int ndim, const int64_t *want, int view_ndim, const int64_t *view) {
+  if (b->status) return -1;
+  fv_st_tensor *t = fv_st_get(&b->vit->st, name);
+  if (!t) {
+    b->status = fv_fail(b->err, "%s: missing tensor %s", b->vit->st.path, name);
+    return -1;
+  }
+  int ok = t->ndim == ndim;
+  for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == want[i];
+  if (!ok) {
+    char got[128] = "", exp[128] = "";
+    for (int i = 0; i < t->ndim; i++)
+      snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+    for (int i = 0; i < ndim; i++)
+      snprintf(exp + strlen(exp), sizeof exp - strlen(exp), "%s%lld", i ? ", " : "", (long long)want[i]);
+    b->status = fv_fail(b->err, "%s: tensor %s has shape [%s], expected [%s]", b->vit->st.path, name, got, exp);
+    return -1;
+  }
+  return fv_weight(b->g, name, view_ndim, view, t->data, t->dtype, 0);
+}
+
+static int vec(builder *b, const char *name, int64_t n) {
+  int64_t s[1] = {n};
+  return weight(b, name, 1, s, 1, s);
+}
+
+static int mat(builder *b, const char *name, int64_t rows, int64_t cols) {
+  int64_t s[2] = {rows, cols};
+  return weight(b, name, 2, s, 2, s);
+}
+
+static int optional_vec(builder *b, const char *name, int64_t n) {
+  return fv_st_get(&b->vit->st, name) ? vec(b, name, n) : -1;
+}
+
+static int layernorm(builder *b, int x, const char *prefix, int64_t dim) {
+  char w[160], bias[160];
+  snprintf(w, sizeof w, "%s.weight", prefix);
+  snprintf(bias, sizeof bias, "%s.bias", prefix);
+  return fv_layernorm(b->g, x, vec(b, w, dim), vec(b, bias, dim), b->vit->cfg.norm_eps);
+}
+
+static int linear(builder *b, int x, const char *prefix, int64_t out, int64_t in, int has_bias, int gelu) {
+  char w[160], bias[160];
+  snprintf(w, sizeof w, "%s.weight", prefix);
+  snprintf(bias, sizeof bias, "%s.bias", prefix);
+  int wi = mat(b, w, out, in);
+  return fv_matmul(b->g, x, wi, has_bias ? vec(b, bias, out) : -1, gelu);
+}
+
+/* cls, dist and register tokens as one [P, E] constant (timm concatenates them in this order). */
+static int prefix_tokens(builder *b, int *count) {
+  const fv_vit_config *c = &b->vit->cfg;
+  int64_t E = c->embed_dim;
+  int P = (c->class_token ? 1 : 0) + (c->distilled ? 1 : 0) + c->reg_tokens;
+  *count = P;
+  if (P == 0 || b->status) return -1;
+  float *data = malloc((size_t)P * (size_t)E * sizeof *data);
+  if (!data) {
+    b->status = fv_fail(b->err, "out of memory");
+    return -1;
+  }
+  struct {
+    const char *name;
+    int n;
+  } parts[3] = {{"cls_token", c->class_token ? 1 : 0}, {"dist_token", c->distilled ? 1 : 0}, {"reg_token", c->reg_tokens}};
+  int row = 0;
+  for (int i = 0; i < 3 && !b->status; i++) {
+    if (!parts[i].n) continue;
+    int64_t want[3] = {1, parts[i].n, E};
+    int node = weight(b, parts[i].name, 3, want, 3, want);
+    if (node < 0) break;
+    fv_convert_to_f32(b->g->nodes[node].data, b->g->nodes[node].data_dtype, data + (size_t)row * E,
+                      (size_t)parts[i].n * E);
+    row += parts[i].n;
+  }
+  int64_t shape[2] = {P, E};
+  int node = b->status ? -1 : fv_weight(b->g, "prefix_tokens", 2, shape, data, FV_F32, 1);
+  free(data);
+  return node;
+}
+
+fv_status fv_vit_build(fv_vit *vit, fv_graph *g, int batch, fv_vit_graph *out, fv_error *err) {
+  const fv_vit_config *c = &vit->cfg;
+  builder b = {.vit = vit, .g = g, .err = err};
+  int64_t E = c->embed_dim, C = c->in_chans, p = c->patch_size, H = c->img_size[0], W = c->img_size[1];
+  int64_t hidden = c->mlp_hidden, heads = c->num_heads, head_dim = E / heads;
+  if (batch < 1 || E < 1 || heads < 1 || E % heads || p < 1 || H % p || W % p)
+    return fv_fail(err, "%s: inconsistent model: embed_dim %lld, heads %lld, patch %lld, image %lldx%lld (batch %d)",
+                   vit->path, (long long)E, (long long)heads, (long long)p, (long long)H, (long long)W, batch);
+  int64_t in_shape[4] = {batch, C, H, W};
+  out->input = fv_input(g, "image", FV_F32, 4, in_shape);
+
+  int64_t conv[4] = {E, C, p, p}, conv_view[2] = {E, C * p * p};
+  int patches = fv_im2col(g, out->input, (int)p);
+  int x = fv_matmul(g, patches, weight(&b, "patch_embed.proj.weight", 4, conv, 2, conv_view),
+                    vec(&b, "patch_embed.proj.bias", E), 0);
+  int P = 0;
+  int prefix = prefix_tokens(&b, &P);
+  int64_t Np = (H / p) * (W / p), L = Np + (c->no_embed_class ? 0 : P);
+  int64_t pos_shape[3] = {1, L, E}, pos_view[2] = {L, E};
+  int pos = weight(&b, "pos_embed", 3, pos_shape, 2, pos_view);
+  x = fv_embed_tokens(g, x, prefix, pos, c->no_embed_class);
+
+  for (int i = 0; i < c->depth && !b.status; i++) {
+    char n[96];
+#define NAME(suffix) (snprintf(n, sizeof n, "blocks.%d.%s", i, suffix), n)
+    int h = layernorm(&b, x, NAME("norm1"), E);
+    h = linear(&b, h, NAME("attn.qkv"), 3 * E, E, c->qkv_bias, 0);
+    h = fv_attention(g, h, (int)heads, (int)head_dim, 1.0f / sqrtf((float)head_dim));
+    h = linear(&b, h, NAME("attn.proj"), E, E, 1, 0);
+    x = fv_add(g, x, h, c->layer_scale ? vec(&b, NAME("ls1.gamma"), E) : -1, 1.0f, 1.0f);
+    h = layernorm(&b, x, NAME("norm2"), E);
+    h = linear(&b, h, NAME("mlp.fc1"), hidden, E, 1, 1);
+    h = linear(&b, h, NAME("mlp.fc2"), E, hidden, 1, 0);
+    x = fv_add(g, x, h, c->layer_scale ? vec(&b, NAME("ls2.gamma"), E) : -1, 1.0f, 1.0f);
+#undef NAME
+  }
+
+  int64_t T = Np + P, K = c->num_classes;
+  int logits;
+  if (c->global_pool == FV_POOL_AVG) {
+    if (!c->fc_norm) x = layernorm(&b, x, "norm", E);
+    int pooled = fv_tokens_mean(g, x, P, (int)(T - P));
+    if (c->fc_norm) pooled = layernorm(&b, pooled, "fc_norm", E);
+    logits = linear(&b, pooled, "head", K, E, 1, 0);
+  } else {
+    x = layernorm(&b, x, "norm", E);
+    logits = linear(&b, fv_tokens_slice(g, x, 0, 1), "head", K, E, 1, 0);
+    if (c->distilled) {
+      int dist = linear(&b, fv_tokens_slice(g, x, 1, 1), "head_dist", K, E, 1, 0);
+      logits = fv_add(g, logits, dist, -1, 0.5f, 0.5f);
+    }
+  }
+  out->logits = logits;
+  out->probs = fv_softmax(g, logits);
+  fv_set_name(g, out->logits, "logits");
+  fv_set_name(g, out->probs, "probs");
+  fv_mark_output(g, out->logits);
+  fv_mark_output(g, out->probs);
+  if (b.status) return FV_ERR;
+  if (g->status) return fv_fail(err, "%s: %s", vit->path, g->error.msg);
+  return FV_OK;
+}
+
+uint64_t fv_vit_bytes_per_image(const fv_vit *vit, size_t elem_size) {
+  const fv_vit_config *c = &vit->cfg;
+  int P = (c->class_token ? 1 : 0) + (c->distilled ? 1 : 0) + c->reg_tokens;
+  uint64_t T = (uint64_t)(c->img_size[0] / c->patch_size) * (uint64_t)(c->img_size[1] / c->patch_size) + (uint64_t)P;
+  uint64_t widest = (uint64_t)c->mlp_hidden > 3u * (uint64_t)c->embed_dim ? (uint64_t)c->mlp_hidden : 3u * (uint64_t)c->embed_dim;
+  uint64_t patch_cols = (uint64_t)c->in_chans * (uint64_t)c->patch_size * (uint64_t)c->patch_size;
+  if (patch_cols > widest) widest = patch_cols;
+  return T * widest * elem_size;
+}

@@ -1,0 +1,39 @@
+/* vit.h: timm Vision Transformers (ViT, DeiT, DeiT-distilled, DeiT-III, register and
+ * global-average-pool variants) as engine graphs, loaded from timm's tensor names.
+ *
+ * A model is a hub-style folder (config.json + model.safetensors) or a bare .safetensors
+ * file (configuration then comes from a config.json beside it, or from the tensor shapes).
+ * Weights stay in the file's mapping in their stored dtype; executors convert on upload. */
+#ifndef FV_VIT_H
+#define FV_VIT_H
+
+#include <stdint.h>
+
+#include "../engine/graph.h"
+#include "../engine/safetensors.h"
+#include "vit_config.h"
+
+typedef struct fv_vit {
+  fv_vit_config cfg;
+  fv_safetensors st;
+  char path[1024]; /* the folder or file it was loaded from */
+} fv_vit;
+
+/* Loads and fully checks a model: config, tensor names and shapes, no unexpected tensors. */
+fv_status fv_vit_load(const char *path, fv_vit *vit, fv_error *err);
+void fv_vit_free(fv_vit *vit);
+
+typedef struct fv_vit_graph {
+  int input;  /* INPUT [B, C, H, W], normalised pixels */
+  int logits; /* output, B x num_classes values */
+  int probs;  /* output, softmax of logits */
+} fv_vit_graph;
+
+/* Appends the forward pass for `batch` images to g. The model must outlive g. */
+fv_status fv_vit_build(fv_vit *vit, fv_graph *g, int batch, fv_vit_graph *out, fv_error *err);
+
+/* Bytes of the largest activation one image needs (the MLP hidden state), at elem_size bytes
+ * per element: callers divide the device's binding limit by it to choose a batch size. */
+uint64_t fv_vit_bytes_per_image(const fv_vit *vit, size_t elem_size);
+
+#endif
