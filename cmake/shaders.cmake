@@ -20,8 +20,7 @@ foreach(src ${FV_SHADERS})
     endif()
     add_custom_command(
       OUTPUT ${spv}
-      COMMAND ${GLSLANG} -V --target-env vulkan1.1 -I${CMAKE_SOURCE_DIR}/shaders ${defs} -o ${spv} ${src} > ${spv}.log
-              || (cat ${spv}.log && false)
+      COMMAND ${GLSLANG} --quiet -V --target-env vulkan1.1 -I${CMAKE_SOURCE_DIR}/shaders ${defs} -o ${spv} ${src}
       COMMAND ${SPIRV_VAL} --target-env vulkan1.1 ${spv}
       DEPENDS ${src} ${FV_SHADER_INCLUDES}
       COMMENT "GLSL ${name} (${storage})"

@@ -104,6 +104,7 @@ fail:
 
 void fv_vit_free(fv_vit *vit) {
   fv_st_close(&vit->st);
+  free(vit->owned_data);
   fv_vit_config_free(&vit->cfg);
   memset(vit, 0, sizeof *vit);
 }
@@ -146,10 +147,6 @@ static int vec(builder *b, const char *name, int64_t n) {
 static int mat(builder *b, const char *name, int64_t rows, int64_t cols) {
   int64_t s[2] = {rows, cols};
   return weight(b, name, 2, s, 2, s);
-}
-
-static int optional_vec(builder *b, const char *name, int64_t n) {
-  return fv_st_get(&b->vit->st, name) ? vec(b, name, n) : -1;
 }
 
 static int layernorm(builder *b, int x, const char *prefix, int64_t dim) {
@@ -270,4 +267,118 @@ uint64_t fv_vit_bytes_per_image(const fv_vit *vit, size_t elem_size) {
   uint64_t patch_cols = (uint64_t)c->in_chans * (uint64_t)c->patch_size * (uint64_t)c->patch_size;
   if (patch_cols > widest) widest = patch_cols;
   return T * widest * elem_size;
+}
+
+/* ---- random models for benchmarks -------------------------------------------------------- */
+
+typedef struct tensor_spec {
+  char name[96];
+  int ndim;
+  int64_t shape[4];
+  float fill; /* 0: random normal * 0.02; otherwise this constant (LayerNorm weights, biases) */
+} tensor_spec;
+
+static void spec(tensor_spec *s, int *n, const char *name, float fill, int ndim, int64_t a, int64_t b, int64_t c,
+                 int64_t d) {
+  tensor_spec *t = &s[(*n)++];
+  snprintf(t->name, sizeof t->name, "%s", name);
+  t->ndim = ndim;
+  int64_t dims[4] = {a, b, c, d};
+  memcpy(t->shape, dims, sizeof dims);
+  t->fill = fill;
+}
+
+fv_status fv_vit_random(const char *arch, uint64_t seed, fv_vit *vit, fv_error *err) {
+  memset(vit, 0, sizeof *vit);
+  snprintf(vit->path, sizeof vit->path, "random:%s", arch);
+  if (fv_vit_config_for_arch(arch, 1000, &vit->cfg, err)) return FV_ERR;
+  const fv_vit_config *c = &vit->cfg;
+  int64_t E = c->embed_dim, C = c->in_chans, p = c->patch_size, Hd = c->mlp_hidden, K = c->num_classes;
+  int P = (c->class_token ? 1 : 0) + (c->distilled ? 1 : 0) + c->reg_tokens;
+  int64_t L = (int64_t)(c->img_size[0] / p) * (c->img_size[1] / p) + (c->no_embed_class ? 0 : P);
+  int max = 16 + 16 * c->depth, n = 0;
+  tensor_spec *s = calloc((size_t)max, sizeof *s);
+  if (!s) return fv_fail(err, "out of memory");
+  spec(s, &n, "patch_embed.proj.weight", 0, 4, E, C, p, p);
+  spec(s, &n, "patch_embed.proj.bias", 1e-9f, 1, E, 0, 0, 0);
+  if (c->class_token) spec(s, &n, "cls_token", 0, 3, 1, 1, E, 0);
+  if (c->distilled) spec(s, &n, "dist_token", 0, 3, 1, 1, E, 0);
+  if (c->reg_tokens) spec(s, &n, "reg_token", 0, 3, 1, c->reg_tokens, E, 0);
+  spec(s, &n, "pos_embed", 0, 3, 1, L, E, 0);
+  for (int i = 0; i < c->depth; i++) {
+    char b[64];
+#define BLK(suffix) (snprintf(b, sizeof b, "blocks.%d.%s", i, suffix), b)
+    spec(s, &n, BLK("norm1.weight"), 1, 1, E, 0, 0, 0);
+    spec(s, &n, BLK("norm1.bias"), 1e-9f, 1, E, 0, 0, 0);
+    spec(s, &n, BLK("attn.qkv.weight"), 0, 2, 3 * E, E, 0, 0);
+    if (c->qkv_bias) spec(s, &n, BLK("attn.qkv.bias"), 1e-9f, 1, 3 * E, 0, 0, 0);
+    spec(s, &n, BLK("attn.proj.weight"), 0, 2, E, E, 0, 0);
+    spec(s, &n, BLK("attn.proj.bias"), 1e-9f, 1, E, 0, 0, 0);
+    if (c->layer_scale) spec(s, &n, BLK("ls1.gamma"), 0.1f, 1, E, 0, 0, 0);
+    spec(s, &n, BLK("norm2.weight"), 1, 1, E, 0, 0, 0);
+    spec(s, &n, BLK("norm2.bias"), 1e-9f, 1, E, 0, 0, 0);
+    spec(s, &n, BLK("mlp.fc1.weight"), 0, 2, Hd, E, 0, 0);
+    spec(s, &n, BLK("mlp.fc1.bias"), 1e-9f, 1, Hd, 0, 0, 0);
+    spec(s, &n, BLK("mlp.fc2.weight"), 0, 2, E, Hd, 0, 0);
+    spec(s, &n, BLK("mlp.fc2.bias"), 1e-9f, 1, E, 0, 0, 0);
+    if (c->layer_scale) spec(s, &n, BLK("ls2.gamma"), 0.1f, 1, E, 0, 0, 0);
+#undef BLK
+  }
+  const char *final_norm = c->global_pool == FV_POOL_AVG && c->fc_norm ? "fc_norm" : "norm";
+  char nw[32], nb[32];
+  snprintf(nw, sizeof nw, "%s.weight", final_norm);
+  snprintf(nb, sizeof nb, "%s.bias", final_norm);
+  spec(s, &n, nw, 1, 1, E, 0, 0, 0);
+  spec(s, &n, nb, 1e-9f, 1, E, 0, 0, 0);
+  spec(s, &n, "head.weight", 0, 2, K, E, 0, 0);
+  spec(s, &n, "head.bias", 1e-9f, 1, K, 0, 0, 0);
+  if (c->distilled) {
+    spec(s, &n, "head_dist.weight", 0, 2, K, E, 0, 0);
+    spec(s, &n, "head_dist.bias", 1e-9f, 1, K, 0, 0, 0);
+  }
+  size_t total = 0;
+  for (int i = 0; i < n; i++) {
+    int64_t numel = 1;
+    for (int d = 0; d < s[i].ndim; d++) numel *= s[i].shape[d];
+    total += (size_t)numel;
+  }
+  float *data = malloc(total * sizeof *data);
+  vit->st.tensors = calloc((size_t)n, sizeof *vit->st.tensors);
+  vit->st.path = strdup(vit->path);
+  if (!data || !vit->st.tensors || !vit->st.path) {
+    free(data);
+    free(s);
+    fv_vit_free(vit);
+    return fv_fail(err, "out of memory creating %zu random weights", total);
+  }
+  vit->owned_data = data;
+  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
+  size_t at = 0;
+  for (int i = 0; i < n; i++) {
+    fv_st_tensor *t = &vit->st.tensors[i];
+    t->name = strdup(s[i].name);
+    vit->st.count = i + 1;
+    if (!t->name) {
+      free(s);
+      fv_vit_free(vit);
+      return fv_fail(err, "out of memory");
+    }
+    t->dtype = FV_F32;
+    t->ndim = s[i].ndim;
+    int64_t numel = 1;
+    for (int d = 0; d < t->ndim; d++) numel *= (t->shape[d] = s[i].shape[d]);
+    for (int64_t k = 0; k < numel; k++) {
+      float v = s[i].fill;
+      if (v == 0) { /* uniform with the variance of N(0, 0.02^2): cheap and close to timm's init */
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+        v = (float)(((double)(state >> 11) / 9007199254740992.0) * 2.0 - 1.0) * 0.0346f;
+      }
+      data[at + (size_t)k] = v;
+    }
+    t->data = data + at;
+    t->bytes = (size_t)numel * 4;
+    at += (size_t)numel;
+  }
+  free(s);
+  return FV_OK;
 }

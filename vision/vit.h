@@ -17,11 +17,15 @@ typedef struct fv_vit {
   fv_vit_config cfg;
   fv_safetensors st;
   char path[1024]; /* the folder or file it was loaded from */
+  void *owned_data; /* fv_vit_random: the weights' memory */
 } fv_vit;
 
 /* Loads and fully checks a model: config, tensor names and shapes, no unexpected tensors. */
 fv_status fv_vit_load(const char *path, fv_vit *vit, fv_error *err);
 void fv_vit_free(fv_vit *vit);
+/* A model of timm architecture `arch` with seeded random weights (timm-like init scales),
+ * for benchmarks: no file involved. */
+fv_status fv_vit_random(const char *arch, uint64_t seed, fv_vit *vit, fv_error *err);
 
 typedef struct fv_vit_graph {
   int input;  /* INPUT [B, C, H, W], normalised pixels */

@@ -1,0 +1,73 @@
+/* cli.c: helpers shared by the fovea subcommands (see cli.h). */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int fv_cli_error(const char *msg) {
+  fprintf(stderr, "fovea: error: %s\n", msg);
+  return 1;
+}
+
+fv_status fv_cli_open_device(const char *spec, fv_device **dev, fv_error *err) {
+  *dev = NULL;
+  if (!spec || !*spec) spec = getenv("FOVEA_DEVICE");
+  if (spec && strcmp(spec, "cpu") == 0) return FV_OK;
+  if (fv_device_open(spec, dev, err)) return FV_ERR;
+  const fv_device_info *info = fv_device_get_info(*dev);
+  if (info->is_cpu)
+    fprintf(stderr, "fovea: warning: running on %s, a CPU Vulkan implementation; a GPU would be much faster "
+                    "(--device cpu uses the native CPU executor)\n",
+            info->name);
+  return FV_OK;
+}
+
+const char *fv_cli_device_name(const fv_device *dev) { return dev ? fv_device_get_info(dev)->name : "cpu"; }
+
+fv_status fv_cli_parse_int(const char *option, const char *value, int min, int max, int *out, fv_error *err) {
+  if (!value) return fv_fail(err, "%s needs a value", option);
+  char *end = NULL;
+  errno = 0;
+  long v = strtol(value, &end, 10);
+  if (end == value || *end != '\0' || errno || v < min || v > max)
+    return fv_fail(err, "%s: '%s' is not an integer in %d..%d", option, value, min, max);
+  *out = (int)v;
+  return FV_OK;
+}
+
+void fv_json_string(FILE *out, const char *s) {
+  fputc('"', out);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      fprintf(out, "\\%c", *p);
+    else if (*p < 0x20)
+      fprintf(out, "\\u%04x", *p);
+    else
+      fputc(*p, out);
+  }
+  fputc('"', out);
+}
+
+void fv_progress_start(fv_progress *p, int total, const char *what) {
+  p->enabled = total > 1 && isatty(STDERR_FILENO);
+  p->total = total;
+  p->what = what;
+  p->last_drawn = -1;
+  fv_progress_update(p, 0);
+}
+
+void fv_progress_update(fv_progress *p, int done) {
+  if (!p->enabled || done == p->last_drawn) return;
+  const int width = 30;
+  int filled = p->total ? done * width / p->total : width;
+  fprintf(stderr, "\r[%.*s%*s] %d/%d %s", filled, "==============================", width - filled, "", done, p->total,
+          p->what);
+  fflush(stderr);
+  p->last_drawn = done;
+}
+
+void fv_progress_finish(fv_progress *p) {
+  if (p->enabled) fprintf(stderr, "\r\033[K");
+}

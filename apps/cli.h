@@ -1,0 +1,39 @@
+/* cli.h: what every fovea subcommand shares: option parsing helpers, device choice, JSON
+ * string output and the stderr progress bar. Subcommands live in one file each (cmd_*.c). */
+#ifndef FV_CLI_H
+#define FV_CLI_H
+
+#include <stdio.h>
+
+#include "engine/device.h"
+#include "engine/status.h"
+
+int fv_cmd_devices(int argc, char **argv);
+int fv_cmd_classify(int argc, char **argv);
+int fv_cmd_bench(int argc, char **argv);
+
+/* Prints "fovea: error: <msg>" on stderr and returns the exit status 1. */
+int fv_cli_error(const char *msg);
+
+/* Opens the device named by spec (or $FOVEA_DEVICE): *dev = NULL for "cpu" (the CPU
+ * executor). Prints one warning line when the device is a CPU Vulkan implementation. */
+fv_status fv_cli_open_device(const char *spec, fv_device **dev, fv_error *err);
+/* "cpu" or the Vulkan device name, for reports. */
+const char *fv_cli_device_name(const fv_device *dev);
+
+/* Parses a positive integer option value; fails naming the option. */
+fv_status fv_cli_parse_int(const char *option, const char *value, int min, int max, int *out, fv_error *err);
+
+/* Writes s as a JSON string literal (quotes and escapes included). */
+void fv_json_string(FILE *out, const char *s);
+
+/* A one-line progress bar on stderr, drawn only when stderr is a terminal. */
+typedef struct fv_progress {
+  int enabled, total, last_drawn;
+  const char *what;
+} fv_progress;
+void fv_progress_start(fv_progress *p, int total, const char *what);
+void fv_progress_update(fv_progress *p, int done);
+void fv_progress_finish(fv_progress *p);
+
+#endif

@@ -1,0 +1,307 @@
+/* cmd_classify.c: `fovea classify`: top-K labels for images with a timm ViT/DeiT model.
+ *
+ * One graph is built and recorded for the batch size, then replayed per batch; the last
+ * batch is padded with zeros rather than recorded again. Each image is decoded on the host
+ * and preprocessed on the device (timm's eval transform), then copied into its batch slot.
+ * An image that cannot be read is reported on stderr, skipped, and makes the exit status 1. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "engine/exec.h"
+#include "vision/image.h"
+#include "vision/labels.h"
+#include "vision/preprocess.h"
+#include "vision/vit.h"
+
+typedef struct options {
+  const char *model, *device;
+  int top, batch, json, logits, profile, fp16;
+  char **inputs;
+  int n_inputs;
+} options;
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: fovea classify [--model DIR|FILE.safetensors] [--top K] [--batch N] [--device D] [--fp16]\n"
+          "                      [--json] [--logits] [--profile] IMAGE|DIR ...\n\n"
+          "Classifies images (PNG, JPEG, WebP, BMP, TIFF; a directory means its images) with a timm\n"
+          "Vision Transformer: a hub folder with config.json and model.safetensors, or a .safetensors file.\n\n"
+          "  --model M     model folder or file (default: $FOVEA_MODEL, else the bundled model)\n"
+          "  --top K       labels per image (default 5)\n"
+          "  --batch N     images per forward pass (default 8; lowered to fit the device)\n"
+          "  --device D    device index from `fovea devices`, 'auto', or 'cpu' (default: $FOVEA_DEVICE, auto)\n"
+          "  --fp16        store weights and activations as fp16 (fp32 accumulation)\n"
+          "  --json        one JSON object per image: {\"file\", \"top\": [{\"index\", \"label\", \"prob\"}]}\n"
+          "  --logits      with --json, add \"logits\": all classes at full precision\n"
+          "  --profile     print per-op GPU time (timestamp queries) on stderr\n");
+}
+
+static const char *default_model(void) {
+  const char *env = getenv("FOVEA_MODEL");
+  return env && *env ? env : FOVEA_DATA_DIR "/models/fmnist-vit";
+}
+
+static int parse(int argc, char **argv, options *o, fv_error *err) {
+  memset(o, 0, sizeof *o);
+  o->top = 5;
+  o->batch = 8;
+  o->inputs = calloc((size_t)argc, sizeof *o->inputs);
+  if (!o->inputs) return fv_fail(err, "out of memory");
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      usage(stdout);
+      exit(0);
+    } else if (strcmp(a, "--model") == 0) {
+      if (!v) return fv_fail(err, "--model needs a folder or .safetensors file");
+      o->model = v;
+      i++;
+    } else if (strcmp(a, "--device") == 0) {
+      if (!v) return fv_fail(err, "--device needs an index, 'auto' or 'cpu'");
+      o->device = v;
+      i++;
+    } else if (strcmp(a, "--top") == 0) {
+      if (fv_cli_parse_int(a, v, 1, 1 << 20, &o->top, err)) return FV_ERR;
+      i++;
+    } else if (strcmp(a, "--batch") == 0) {
+      if (fv_cli_parse_int(a, v, 1, 4096, &o->batch, err)) return FV_ERR;
+      i++;
+    } else if (strcmp(a, "--json") == 0) {
+      o->json = 1;
+    } else if (strcmp(a, "--logits") == 0) {
+      o->logits = 1;
+    } else if (strcmp(a, "--profile") == 0) {
+      o->profile = 1;
+    } else if (strcmp(a, "--fp16") == 0) {
+      o->fp16 = 1;
+    } else if (a[0] == '-' && a[1] != '\0') {
+      return fv_fail(err, "unknown option '%s' (see fovea classify --help)", a);
+    } else {
+      o->inputs[o->n_inputs++] = argv[i];
+    }
+  }
+  if (o->n_inputs == 0) return fv_fail(err, "no images given (see fovea classify --help)");
+  if (o->logits && !o->json) return fv_fail(err, "--logits needs --json");
+  if (!o->model) o->model = default_model();
+  return FV_OK;
+}
+
+/* Expands every argument (files and directories) into one list of image paths. */
+static fv_status collect(const options *o, char ***files, int *count, fv_error *err) {
+  *files = NULL;
+  *count = 0;
+  for (int i = 0; i < o->n_inputs; i++) {
+    char **list;
+    int n;
+    if (fv_list_images(o->inputs[i], &list, &n, err)) return FV_ERR;
+    char **grown = realloc(*files, (size_t)(*count + n) * sizeof *grown);
+    if (!grown) {
+      fv_image_list_free(list, n);
+      return fv_fail(err, "out of memory listing images");
+    }
+    *files = grown;
+    memcpy(*files + *count, list, (size_t)n * sizeof *list);
+    *count += n;
+    free(list); /* the strings moved into *files */
+  }
+  return FV_OK;
+}
+
+typedef struct ranked {
+  int index;
+  float prob;
+} ranked;
+
+static int by_prob_desc(const void *a, const void *b) {
+  const ranked *x = a, *y = b;
+  if (x->prob != y->prob) return x->prob < y->prob ? 1 : -1;
+  return x->index - y->index;
+}
+
+static void report(const options *o, const fv_vit_config *cfg, const char *file, const float *logits,
+                   const float *probs, ranked *scratch) {
+  int K = cfg->num_classes, top = o->top < K ? o->top : K;
+  for (int k = 0; k < K; k++) scratch[k] = (ranked){k, probs[k]};
+  qsort(scratch, (size_t)K, sizeof *scratch, by_prob_desc);
+  char buf[32];
+  if (o->json) {
+    printf("{\"file\": ");
+    fv_json_string(stdout, file);
+    printf(", \"top\": [");
+    for (int k = 0; k < top; k++) {
+      printf("%s{\"index\": %d, \"label\": ", k ? ", " : "", scratch[k].index);
+      fv_json_string(stdout, fv_label_name(cfg, scratch[k].index, buf, sizeof buf));
+      printf(", \"prob\": %.6g}", scratch[k].prob);
+    }
+    printf("]");
+    if (o->logits) {
+      printf(", \"logits\": [");
+      for (int k = 0; k < K; k++) printf("%s%.9g", k ? ", " : "", logits[k]);
+      printf("]");
+    }
+    printf("}\n");
+  } else {
+    printf("%s\n", file);
+    for (int k = 0; k < top; k++)
+      printf("  %6.2f%%  %s\n", 100.0 * scratch[k].prob, fv_label_name(cfg, scratch[k].index, buf, sizeof buf));
+  }
+  fflush(stdout);
+}
+
+/* Accumulates per-(op, kernel) times over batches for --profile. */
+typedef struct profile_sum {
+  fv_profile_entry e[64];
+  int n, runs;
+} profile_sum;
+
+static void profile_add(profile_sum *sum, fv_exec *ex) {
+  fv_profile_entry now[64];
+  int n = fv_exec_profile(ex, now, 64);
+  for (int i = 0; i < n; i++) {
+    int k = 0;
+    while (k < sum->n && !(strcmp(sum->e[k].op, now[i].op) == 0 && strcmp(sum->e[k].kernel, now[i].kernel) == 0)) k++;
+    if (k == sum->n) {
+      if (sum->n == 64) continue;
+      sum->e[sum->n++] = (fv_profile_entry){.op = now[i].op, .kernel = now[i].kernel};
+    }
+    sum->e[k].ms += now[i].ms;
+    sum->e[k].nodes += now[i].nodes;
+  }
+  sum->runs++;
+}
+
+static int by_ms_desc(const void *a, const void *b) {
+  const fv_profile_entry *x = a, *y = b;
+  return x->ms < y->ms ? 1 : x->ms > y->ms ? -1 : 0;
+}
+
+static void profile_print(profile_sum *sum, const fv_device *dev) {
+  if (!dev) {
+    fprintf(stderr, "fovea: --profile measures GPU time; nothing to report with --device cpu\n");
+    return;
+  }
+  if (sum->n == 0) {
+    fprintf(stderr, "fovea: --profile: device %s has no compute timestamps\n", fv_cli_device_name(dev));
+    return;
+  }
+  double total = 0;
+  for (int i = 0; i < sum->n; i++) total += sum->e[i].ms;
+  qsort(sum->e, (size_t)sum->n, sizeof sum->e[0], by_ms_desc);
+  fprintf(stderr, "profile: %d batch run(s) on %s, GPU time from timestamp queries\n", sum->runs,
+          fv_cli_device_name(dev));
+  fprintf(stderr, "  %-16s %-22s %7s %11s %7s\n", "op", "kernel", "nodes", "total ms", "share");
+  for (int i = 0; i < sum->n; i++)
+    fprintf(stderr, "  %-16s %-22s %7d %11.3f %6.1f%%\n", sum->e[i].op, sum->e[i].kernel, sum->e[i].nodes, sum->e[i].ms,
+            total > 0 ? 100.0 * sum->e[i].ms / total : 0.0);
+  fprintf(stderr, "  %-16s %-22s %7s %11.3f\n", "total", "", "", total);
+}
+
+int fv_cmd_classify(int argc, char **argv) {
+  options o;
+  fv_error err;
+  fv_vit vit = {0};
+  fv_device *dev = NULL;
+  fv_graph g;
+  fv_exec *ex = NULL;
+  char **files = NULL;
+  int n_files = 0, status = 1, failures = 0;
+  float *input = NULL, *logits = NULL, *probs = NULL;
+  ranked *scratch = NULL;
+  int *slot_file = NULL;
+  profile_sum prof = {0};
+  fv_graph_init(&g);
+
+  if (parse(argc, argv, &o, &err) || collect(&o, &files, &n_files, &err) || fv_vit_load(o.model, &vit, &err) ||
+      fv_cli_open_device(o.device, &dev, &err)) {
+    fv_cli_error(err.msg);
+    goto done;
+  }
+  const fv_vit_config *cfg = &vit.cfg;
+  fv_exec_options eo = {.storage = o.fp16 ? FV_F16 : FV_F32, .profile = o.profile};
+  int batch = o.batch < n_files ? o.batch : n_files;
+  if (dev) {
+    uint64_t per_image = fv_vit_bytes_per_image(&vit, o.fp16 ? 2 : 4);
+    uint64_t fit = fv_device_get_info(dev)->max_storage_buffer_range / (per_image ? per_image : 1);
+    if (fit < 1) {
+      fv_fail(&err, "%s: one image needs %.1f MiB per tensor, more than device %s binds (%.1f MiB)", o.model,
+              (double)per_image / (1 << 20), fv_cli_device_name(dev),
+              (double)fv_device_get_info(dev)->max_storage_buffer_range / (1 << 20));
+      fv_cli_error(err.msg);
+      goto done;
+    }
+    if ((uint64_t)batch > fit) batch = (int)fit;
+  }
+  fv_vit_graph vg;
+  if (fv_vit_build(&vit, &g, batch, &vg, &err) || fv_exec_new(dev, &g, &eo, &ex, &err)) {
+    fv_cli_error(err.msg);
+    goto done;
+  }
+  size_t per_input = (size_t)cfg->in_chans * (size_t)cfg->img_size[0] * (size_t)cfg->img_size[1];
+  size_t K = (size_t)cfg->num_classes;
+  input = calloc((size_t)batch * per_input, sizeof *input);
+  logits = malloc((size_t)batch * K * sizeof *logits);
+  probs = malloc((size_t)batch * K * sizeof *probs);
+  scratch = malloc(K * sizeof *scratch);
+  slot_file = malloc((size_t)batch * sizeof *slot_file);
+  if (!input || !logits || !probs || !scratch || !slot_file) {
+    fv_cli_error("out of memory");
+    goto done;
+  }
+  fv_preprocess_params pp;
+  fv_preprocess_params_from_config(cfg, &pp);
+  fv_progress bar;
+  fv_progress_start(&bar, n_files, "images");
+  int next = 0;
+  while (next < n_files) {
+    int filled = 0;
+    memset(input, 0, (size_t)batch * per_input * sizeof *input);
+    for (; next < n_files && filled < batch; next++) {
+      fv_image img = {0};
+      if (fv_image_load(files[next], cfg->in_chans, &img, &err) ||
+          fv_preprocess_image(dev, &img, &pp, input + (size_t)filled * per_input, &err)) {
+        if (img.pixels) fv_image_free(&img);
+        fv_progress_finish(&bar);
+        fprintf(stderr, "fovea: error: %s\n", err.msg);
+        failures++;
+        continue;
+      }
+      fv_image_free(&img);
+      slot_file[filled++] = next;
+    }
+    if (filled == 0) break;
+    if (fv_exec_write(ex, vg.input, input, (size_t)batch * per_input, &err) || fv_exec_run(ex, &err) ||
+        fv_exec_read(ex, vg.logits, logits, (size_t)batch * K, &err) ||
+        fv_exec_read(ex, vg.probs, probs, (size_t)batch * K, &err)) {
+      fv_progress_finish(&bar);
+      fv_cli_error(err.msg);
+      goto done;
+    }
+    if (o.profile) profile_add(&prof, ex);
+    fv_progress_finish(&bar);
+    for (int s = 0; s < filled; s++) report(&o, cfg, files[slot_file[s]], logits + s * K, probs + s * K, scratch);
+    fv_progress_update(&bar, next);
+  }
+  fv_progress_finish(&bar);
+  if (o.profile) profile_print(&prof, dev);
+  if (dev && fv_device_validation_errors(dev)) {
+    fprintf(stderr, "fovea: error: the Vulkan validation layer reported %d message(s)\n", fv_device_validation_errors(dev));
+    goto done;
+  }
+  status = failures ? 1 : 0;
+  if (failures) fprintf(stderr, "fovea: %d of %d image(s) could not be classified\n", failures, n_files);
+done:
+  fv_exec_free(ex);
+  fv_graph_free(&g);
+  fv_device_close(dev);
+  fv_vit_free(&vit);
+  fv_image_list_free(files, n_files);
+  free(o.inputs);
+  free(input);
+  free(logits);
+  free(probs);
+  free(scratch);
+  free(slot_file);
+  return status;
+}
