@@ -259,7 +259,8 @@ static fv_status plan_arena(vk_exec *ex, const fv_op_plan *plans, fv_error *err)
     const fv_node *node = &g->nodes[i];
     if (node->op == FV_OP_WEIGHT) continue;
     ranges[count] = (fv_live_range){.first = node->op == FV_OP_INPUT ? 0 : i, .last = i, .bytes = node_bytes(ex, node)};
-    if (node->is_output) ranges[count].last = n;
+    /* Outputs stay readable after the run; inputs keep their values for the next replay. */
+    if (node->is_output || node->op == FV_OP_INPUT) ranges[count].last = n;
     range_of[i] = count++;
     if (node->op != FV_OP_INPUT && plans[i].scratch_bytes) {
       ranges[count] = (fv_live_range){.first = i, .last = i, .bytes = align_up(plans[i].scratch_bytes, 16)};
