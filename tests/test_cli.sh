@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# test_cli.sh: the fovea command end to end: help, devices, classify in text and JSON on the
+# Vulkan device and the CPU executor, and bad input — each must fail with exit status != 0 and
+# one clear message naming the file, never a crash. Run by ctest with FOVEA_BIN set.
+set -u
+fovea=${FOVEA_BIN:?FOVEA_BIN must point at the fovea binary}
+passed=0
+failed=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+expect() { # expect DESCRIPTION COMMAND...: the command must succeed
+  local what=$1; shift
+  if "$@"; then ok; else bad "$what"; fi
+}
+
+# expect_error DESCRIPTION PATTERN ARGS...: fovea ARGS must exit 1..125 (not a signal), print
+# nothing on stdout, and print exactly one "fovea: error:" line on stderr matching PATTERN.
+expect_error() {
+  local what=$1 pattern=$2; shift 2
+  "$fovea" "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$?
+  local lines
+  lines=$(grep -c '^fovea: error:' "$tmp/err")
+  if [ $rc -ge 1 ] && [ $rc -le 125 ] && [ "$lines" = 1 ] && grep -q -- "$pattern" "$tmp/err" && [ ! -s "$tmp/out" ]; then
+    ok
+  else
+    bad "$what: rc=$rc, stderr: $(cat "$tmp/err"), stdout: $(head -c 200 "$tmp/out")"
+  fi
+}
+
+# le64 N: N as 8 little-endian bytes
+le64() { local n=$1 i; for i in 0 1 2 3 4 5 6 7; do printf "\\x$(printf %02x $(((n >> (8 * i)) & 255)))"; done; }
+# safetensors FILE HEADER [DATA_BYTES]: writes a file with that JSON header and zeroed data
+safetensors() {
+  { le64 ${#2}; printf '%s' "$2"; head -c "${3:-0}" /dev/zero; } >"$1"
+}
+
+model=tests/fixtures/vit/cls_token
+images=tests/fixtures/preprocess
+img=$images/rgb_53x37.png
+
+# ---- help and devices --------------------------------------------------------------------------
+expect "fovea --help lists classify" bash -c "'$fovea' --help | grep -q classify"
+expect "classify --help documents --logits" bash -c "'$fovea' classify --help | grep -q -- --logits"
+expect "bench --help documents --arch" bash -c "'$fovea' bench --help | grep -q -- --arch"
+expect "devices lists device 0" bash -c "'$fovea' devices | grep -q '^0: '"
+expect "devices --json is a JSON array" bash -c "'$fovea' devices --json | head -1 | grep -q '^\['"
+"$fovea" frobnicate >/dev/null 2>&1; [ $? = 2 ] && ok || bad "unknown command exits 2"
+
+# ---- classify -----------------------------------------------------------------------------------
+"$fovea" classify --model "$model" --json --logits "$img" >"$tmp/gpu.json" 2>"$tmp/gpu.err"
+expect "classify --json succeeds" test $? = 0
+expect "one JSON line per image" test "$(wc -l <"$tmp/gpu.json")" = 1
+expect "JSON has file, top, index, label, prob, logits" \
+  grep -q '^{"file": ".*rgb_53x37.png", "top": \[{"index": [0-9]*, "label": ".*", "prob": .*}\], "logits": \[.*\]}$' "$tmp/gpu.json"
+expect "lavapipe warning is one line" test "$(grep -c 'warning' "$tmp/gpu.err")" -le 1
+"$fovea" classify --model "$model" --device cpu --json --logits "$img" >"$tmp/cpu.json" 2>/dev/null
+expect "classify --device cpu succeeds" test $? = 0
+# The two executors agree on every logit within 1e-3.
+logits() { sed 's/.*"logits": \[\(.*\)\]}/\1/' "$1" | tr ',' '\n'; }
+expect "Vulkan and CPU logits agree within 1e-3" \
+  bash -c "paste <(sed 's/.*\"logits\": \[\(.*\)\]}/\1/' '$tmp/gpu.json' | tr ',' '\n') \
+                 <(sed 's/.*\"logits\": \[\(.*\)\]}/\1/' '$tmp/cpu.json' | tr ',' '\n') |
+           awk '{d = \$1 - \$2; if (d < 0) d = -d; if (d > m) m = d; n++} END {exit !(n > 1 && m <= 1e-3)}'"
+n_png=$(ls "$images"/*.png "$images"/*.jpg 2>/dev/null | wc -l)
+"$fovea" classify --model "$model" --json --top 3 --batch 4 "$images" >"$tmp/dir.json" 2>/dev/null
+expect "a directory classifies all its images" test "$(wc -l <"$tmp/dir.json")" = "$n_png"
+expect "--top 3 gives three labels" bash -c "head -1 '$tmp/dir.json' | grep -o '\"index\"' | wc -l | grep -qx 3"
+"$fovea" classify --model "$model" --top 2 "$img" >"$tmp/text.out" 2>/dev/null
+expect "text output: file line and two label lines" test "$(wc -l <"$tmp/text.out")" = 3
+expect "text output shows percentages" grep -q '%' "$tmp/text.out"
+"$fovea" classify --model "$model" --profile "$img" >/dev/null 2>"$tmp/profile.err"
+expect "--profile prints a per-op table" grep -q 'matmul' "$tmp/profile.err"
+
+# ---- bad input ----------------------------------------------------------------------------------
+: >"$tmp/empty.png"
+expect_error "zero-byte image" "empty.png" classify --model "$model" "$tmp/empty.png"
+head -c 300 /dev/urandom >"$tmp/noise.png"
+expect_error "corrupt image" "noise.png" classify --model "$model" "$tmp/noise.png"
+head -c 200 "$img" >"$tmp/truncated.png"
+expect_error "truncated image" "truncated.png" classify --model "$model" "$tmp/truncated.png"
+mkdir "$tmp/noimages" && : >"$tmp/noimages/readme.txt"
+expect_error "directory without images" "noimages" classify --model "$model" "$tmp/noimages"
+expect_error "missing image" "nothere.png" classify --model "$model" "$tmp/nothere.png"
+expect_error "missing model" "nomodel" classify --model "$tmp/nomodel" "$img"
+expect_error "bad --top" "--top" classify --model "$model" --top zero "$img"
+expect_error "bad --device" "device" classify --model "$model" --device 99 "$img"
+
+bad_model() { # bad_model NAME: a copy of the fixture model folder to break
+  mkdir -p "$tmp/$1" && cp "$model/config.json" "$model/model.safetensors" "$tmp/$1/"
+}
+bad_model truncated
+size=$(stat -c %s "$model/model.safetensors")
+head -c $((size - 100)) "$model/model.safetensors" >"$tmp/truncated/model.safetensors"
+expect_error "truncated safetensors" "model.safetensors" classify --model "$tmp/truncated" "$img"
+bad_model zero && : >"$tmp/zero/model.safetensors"
+expect_error "zero-byte safetensors" "model.safetensors" classify --model "$tmp/zero" "$img"
+bad_model pastend && { le64 100000; head -c 64 /dev/zero; } >"$tmp/pastend/model.safetensors"
+expect_error "header length past the end" "model.safetensors" classify --model "$tmp/pastend" "$img"
+bad_model overlap
+safetensors "$tmp/overlap/model.safetensors" \
+  '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}' 12
+expect_error "overlapping offsets" "overlap" classify --model "$tmp/overlap" "$img"
+bad_model range
+safetensors "$tmp/range/model.safetensors" '{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}' 8
+expect_error "offsets past the data" "model.safetensors" classify --model "$tmp/range" "$img"
+bad_model mismatch
+safetensors "$tmp/mismatch/model.safetensors" '{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}' 8
+expect_error "dtype/shape mismatch" "model.safetensors" classify --model "$tmp/mismatch" "$img"
+bad_model dtype
+safetensors "$tmp/dtype/model.safetensors" '{"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}' 8
+expect_error "unknown dtype" "I64" classify --model "$tmp/dtype" "$img"
+bad_model missing
+safetensors "$tmp/missing/model.safetensors" '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}' 4
+expect_error "missing tensor" "patch_embed" classify --model "$tmp/missing" "$img"
+bad_model config && printf '{"architecture": "vit_tiny_patch16_224", "num_classes": ' >"$tmp/config/config.json"
+expect_error "malformed config.json" "config.json" classify --model "$tmp/config" "$img"
+# An unexpected tensor: the fixture's header plus an empty tensor at the end of the data.
+bad_model extra
+hlen=$(od -An -tu8 -N8 "$model/model.safetensors" | tr -d ' ')
+header=$(tail -c +9 "$model/model.safetensors" | head -c "$hlen")
+data=$((size - 8 - hlen))
+header="{\"extra.weight\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[$data,$data]},${header#\{}"
+{ le64 ${#header}; printf '%s' "$header"; tail -c +$((9 + hlen)) "$model/model.safetensors"; } >"$tmp/extra/model.safetensors"
+expect_error "unexpected tensor" "extra.weight" classify --model "$tmp/extra" "$img"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
