@@ -14,7 +14,7 @@ layout(std430, binding = 1) writeonly buffer BufOut { STORE_T o[]; };
 
 layout(push_constant) uniform Push {
   uint total, W, C, top, left, h, w;
-  uvec4 mean_bits, std_bits;
+  uint mean_bits[4], std_bits[4]; /* arrays of uint, not uvec4: no 16-byte alignment padding */
 } p;
 
 void main() {

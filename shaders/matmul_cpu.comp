@@ -10,7 +10,8 @@
  *   is loaded lane by lane like a buffer anyway);
  * - each invocation accumulates a TM x TN register block (16 x 16 here), so every loaded
  *   value feeds TN (or TM) FMAs;
- * - with VEC = 1 (K a multiple of 8, planner-checked) rows are read as 16-byte vectors:
+ * - with VEC = 1 (K a multiple of 4 floats / 8 halves, planner-checked; the executor
+ *   aligns every binding to at least 16 bytes) rows are read as 16-byte vectors:
  *   4 floats, or 8 halves unpacked with unpackHalf2x16 in the fp16 variant; with VEC = 0
  *   the same loop reads one scalar at a time (any K, slower).
  * A workgroup is one subgroup (WG = 8 invocations): rows m0 .. m0+TM-1 are shared by the

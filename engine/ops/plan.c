@@ -5,8 +5,14 @@
  * planner (plan_matmul.c, plan_norm.c, plan_attention.c, plan_elementwise.c,
  * plan_resample.c). Also holds the small helpers those planners share.
  *
+ * FOVEA_PLAN_AS=gpu or =cpu (environment) plans as if the device were a GPU or a CPU driver,
+ * so the kernel tests run both variants of every kernel on whatever device they have (GPU
+ * variants on lavapipe, for instance). Only the variant choice changes; the device's real
+ * limits still apply. It is read here, per call, and nowhere else.
+ *
  * Deliberately not here: any Vulkan object (the executor owns them) and any choice of kernel
  * variant (each family decides from fv_kernel_caps). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "plan_internal.h"
@@ -78,7 +84,11 @@ fv_status fv_plan_node(const fv_kernel_caps *caps, const fv_graph *g, int node, 
       return fv_fail(err, "planner: %s source %d is node %d, expected an earlier node or -1", n->name, i, s);
     if (s >= 0 && check_elems(&g->nodes[s], "source", err)) return FV_ERR;
   }
-  fv_plan_ctx c = {caps, g, n, storage, plan, err};
+  fv_kernel_caps as = *caps;
+  const char *force = getenv("FOVEA_PLAN_AS");
+  if (force && strcmp(force, "gpu") == 0) as.is_cpu = 0;
+  if (force && strcmp(force, "cpu") == 0) as.is_cpu = 1;
+  fv_plan_ctx c = {&as, g, n, storage, plan, err};
   fv_status st;
   switch (n->op) {
   case FV_OP_MATMUL: st = fv_plan_matmul(&c); break;

@@ -3,9 +3,10 @@
  * Two kernels, chosen from the device's capabilities, never its vendor:
  * - matmul_cpu: for CPU Vulkan drivers (caps.is_cpu: lavapipe, SwiftShader), which run a
  *   subgroup as one SIMD program and pay a coroutine switch for every barrier. No shared
- *   memory, no barriers: each invocation accumulates an 8x8 block in registers, the rows
- *   uniform across the workgroup so their loads are scalar broadcasts. Also the fallback
- *   for a GPU too small for the tiled kernel (it needs nothing but 16 invocations).
+ *   memory, no barriers, and as few load instructions as possible (llvmpipe runs each one as
+ *   a loop over the SIMD lanes): each invocation accumulates a 16x16 block in registers and
+ *   reads 16-byte vectors. Also the fallback for a GPU too small for the tiled kernel (it
+ *   needs nothing but 8 invocations).
  * - matmul_tiled: for GPUs: 64x64 tiles staged through shared memory, 256 invocations each
  *   computing 4x4.
  * Both are correct for every M, N, K; the tile sizes below must match the shaders.
@@ -14,8 +15,9 @@
  * huge K, batched weights. */
 #include "plan_internal.h"
 
-/* matmul_cpu.comp: TM rows x (WG * TN) columns per workgroup. */
-enum { CPU_TM = 8, CPU_TN = 8, CPU_WG = 16 };
+/* matmul_cpu.comp: TM rows x (WG * TN) columns per workgroup; rows read 16 bytes at a time
+ * (4 floats or 8 halves) when K is a multiple of that. */
+enum { CPU_TM = 16, CPU_TN = 16, CPU_WG = 8 };
 /* matmul_tiled.comp: 64 x 64 per workgroup, 256 invocations, two 16 x 68 float tiles. */
 enum { GPU_BM = 64, GPU_BN = 64, GPU_WG = 256, GPU_SHARED = 2 * 16 * 68 * 4 };
 
@@ -52,6 +54,7 @@ fv_status fv_plan_matmul(fv_plan_ctx *c) {
   fv_dispatch_bind(d, FV_BIND_OUT);
   fv_dispatch_spec(d, c->n->src[2] >= 0);
   fv_dispatch_spec(d, c->n->p.matmul.gelu != 0);
+  if (!tiled) fv_dispatch_spec(d, K % (c->storage == FV_F16 ? 8 : 4) == 0); /* VEC: 16-byte row loads */
   fv_dispatch_push(d, (uint32_t)M);
   fv_dispatch_push(d, (uint32_t)N);
   fv_dispatch_push(d, (uint32_t)K);
