@@ -26,6 +26,9 @@ PNG files with colour types PIL cannot write (16-bit RGB, 16-bit gray+alpha, tRN
 palette) are written by a tiny encoder below (zlib + struct), so PIL is only the reader.
 Deliberately not done: any image larger than a few hundred pixels a side (fixtures stay
 small), and random crops / training transforms.
+
+With --samples DIR it instead writes the photo-like sample scenes bundled in assets/samples/
+(procedural: no third-party pixels, so no licence question), for CLI examples and tests.
 """
 import json
 import math
@@ -176,7 +179,91 @@ CASES = [
 ]
 
 
+def render_samples(out_dir):
+    """Four 160x120 procedural scenes with photographic traits: smooth lighting, soft
+    shadows, texture noise, saturated and muted colours, fine detail for the resampler."""
+    rng = np.random.default_rng(7)
+    h, w = 120, 160
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    scenes = {}
+
+    # Landscape: sky gradient, sun with glow, two hill ranges, a lake with a dimmed reflection.
+    img = np.zeros((h, w, 3))
+    sky = y / (h * 0.55)
+    img[:] = np.stack([90 + 120 * sky, 150 + 70 * sky, 235 - 20 * sky], -1)
+    glow = np.exp(-((x - 120) ** 2 + (y - 25) ** 2) / 300.0)
+    img += glow[..., None] * np.array([120, 90, 20])
+    img[(x - 120) ** 2 + (y - 25) ** 2 < 64] = [255, 240, 180]
+    far = h * 0.5 + 8 * np.sin(x / 17.0) + 5 * np.sin(x / 7.3 + 1)
+    img[y > far] = np.array([70, 110, 120]) + rng.normal(0, 6, (int((y > far).sum()), 1))
+    near = h * 0.62 + 10 * np.sin(x / 23.0 + 2) + 3 * np.sin(x / 3.1)
+    grass = y > near
+    img[grass] = np.array([60, 140, 50]) + rng.normal(0, 14, (int(grass.sum()), 3)) * [0.6, 1, 0.5]
+    lake = y > h * 0.8
+    img[lake] = img[np.clip((2 * h * 0.8 - y[lake]).astype(int), 0, h - 1), x[lake].astype(int)] * 0.6 + [10, 25, 45]
+    scenes["scene-landscape.png"] = img
+
+    # Still life: wooden table, three shaded spheres with soft shadows, a dark wall.
+    img = np.zeros((h, w, 3))
+    img[:] = [45, 42, 50]
+    table = y > h * 0.55
+    grain = 20 * np.sin(x / 3.0 + 4 * np.sin(y / 11.0)) + rng.normal(0, 5, (h, w))
+    img[table] = (np.array([150, 100, 60]) + grain[table][:, None] * [1, 0.7, 0.4])
+    for cx, cy, r, col in ((45, 70, 20, (200, 40, 40)), (95, 74, 16, (230, 200, 60)), (130, 68, 13, (60, 90, 200))):
+        sh = np.exp(-(((x - cx - 8) / (r * 1.3)) ** 2 + ((y - cy - r * 0.9) / (r * 0.35)) ** 2))
+        img *= 1 - 0.55 * sh[..., None] * table[..., None]
+        d2 = (x - cx) ** 2 + (y - cy) ** 2
+        inside = d2 < r * r
+        nz = np.sqrt(np.clip(1 - d2 / (r * r), 0, 1))
+        lam = np.clip(((x - cx) * -0.5 + (y - cy) * -0.6) / r + nz * 0.7, 0.05, 1)
+        spec = np.clip(lam, 0, 1) ** 30 * 200
+        shade = np.array(col)[None, :] * lam[inside][:, None] + spec[inside][:, None]
+        img[inside] = shade
+    scenes["scene-still_life.png"] = img
+
+    # Night city: gradient sky, skyline blocks with lit windows, street lights.
+    img = np.zeros((h, w, 3))
+    img[:] = np.stack([10 + 30 * y / h, 12 + 25 * y / h, 40 + 40 * y / h], -1)
+    left = 0
+    while left < w:
+        bw, bh = int(rng.integers(12, 28)), int(rng.integers(30, 95))
+        tone = rng.integers(20, 50)
+        img[h - bh:, left:left + bw] = [tone, tone, tone + 8]
+        for wy in range(h - bh + 4, h - 6, 6):
+            for wx in range(left + 3, min(left + bw - 3, w - 2), 5):
+                if rng.random() < 0.45:
+                    img[wy:wy + 3, wx:wx + 2] = [255, 210, 120] if rng.random() < 0.8 else [180, 220, 255]
+        left += bw + int(rng.integers(0, 4))
+    for lx in range(10, w, 35):
+        img += (np.exp(-((x - lx) ** 2 + (y - (h - 14)) ** 2) / 40.0)[..., None] * [200, 160, 80])
+    scenes["scene-night_city.png"] = img
+
+    # Flower: radial petals with veins, a textured centre, a blurred green background.
+    img = np.zeros((h, w, 3))
+    img[:] = np.array([50, 100, 45]) + 30 * np.sin(x / 19.0 + y / 13.0)[..., None] * [0.3, 1, 0.3]
+    cx, cy = 80, 60
+    ang = np.arctan2(y - cy, x - cx)
+    rad = np.hypot(x - cx, y - cy)
+    petal_r = 40 * (0.55 + 0.45 * np.abs(np.cos(4 * ang)))
+    petal = rad < petal_r
+    vein = 0.85 + 0.15 * np.cos(ang * 48)
+    img[petal] = (np.array([235, 90, 150]) * (0.6 + 0.4 * rad[petal] / 40.0)[:, None] * vein[petal][:, None])
+    centre = rad < 10
+    img[centre] = np.array([240, 190, 40]) + rng.normal(0, 25, (int(centre.sum()), 1))
+    scenes["scene-flower.png"] = img
+
+    os.makedirs(out_dir, exist_ok=True)
+    for name, img in scenes.items():
+        img = img + rng.normal(0, 2.5, img.shape)  # sensor-like noise
+        Image.fromarray(np.clip(np.round(img), 0, 255).astype(np.uint8)).save(os.path.join(out_dir, name),
+                                                                              optimize=True)
+        print("wrote", os.path.join(out_dir, name))
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--samples":
+        render_samples(sys.argv[2])
+        return
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):
         os.remove(os.path.join(OUT, f))
