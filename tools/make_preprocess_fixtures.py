@@ -5,7 +5,8 @@ timm's evaluation transform, for tests/test_image.c and tests/test_preprocess.c.
 Writes into tests/fixtures/preprocess/:
   * synthetic but textured images (gradients, shapes, mild noise) as PNG in every colour
     type the C decoder must handle (RGB, gray, RGBA, gray+alpha, palette + tRNS, 16-bit
-    RGB, 16-bit gray, 16-bit gray+alpha, 1-bit gray) and one baseline 4:2:0 JPEG;
+    RGB, 16-bit gray, 16-bit gray+alpha, 1-bit gray), one baseline 4:2:0 JPEG, and a BMP
+    and a TIFF (lossless, decoded by FFmpeg: they must match PIL exactly too);
   * <image>.rgb8 / <image>.gray8: the bytes PIL gives after convert('RGB') / convert('L'),
     so the C decoder can be compared byte for byte (for the JPEG: within a tolerance);
     for images over MAX_RAW_PIXELS only a CRC-32 of those bytes, to keep fixtures small;
@@ -146,6 +147,11 @@ def make_images(rng):
 
     Image.fromarray(textured(48, 64, rng)).save(os.path.join(OUT, "photo_64x48.jpg"), quality=90)
     images.append("photo_64x48.jpg")
+    # Lossless formats decoded by FFmpeg: must match PIL exactly too.
+    Image.fromarray(textured(15, 20, rng)).save(os.path.join(OUT, "rgb_20x15.bmp"))
+    images.append("rgb_20x15.bmp")
+    Image.fromarray(textured(14, 18, rng)).save(os.path.join(OUT, "rgb_18x14.tiff"))
+    images.append("rgb_18x14.tiff")
     return images
 
 

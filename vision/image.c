@@ -362,7 +362,7 @@ static int jpeg_convert(const AVFrame *frame, int want, uint8_t *out, int *ok) {
 static fv_status convert_frame(const char *path, const AVFrame *frame, int is_jpeg, int want, fv_image *img,
                                fv_error *err) {
   if (check_size(path, frame->width, frame->height, err)) return FV_ERR;
-  if (is_jpeg) {
+  if (is_jpeg || frame->format == AV_PIX_FMT_GRAY8) {
     size_t n = (size_t)frame->width * frame->height * want;
     uint8_t *out = malloc(n);
     if (!out) return fv_fail(err, "%s: out of memory for %zu bytes of pixels", path, n);
@@ -382,7 +382,9 @@ static fv_status convert_frame(const char *path, const AVFrame *frame, int is_jp
   }
   int full_range = frame->color_range == AVCOL_RANGE_JPEG;
   enum AVPixelFormat src = plain_format((enum AVPixelFormat)frame->format, &full_range);
-  enum AVPixelFormat dst = want == 3 ? AV_PIX_FMT_RGB24 : AV_PIX_FMT_GRAY8;
+  /* Always RGB: a gray result is then made with PIL's own luma formula (convert_pixels),
+   * which swscale's RGB -> gray coefficients do not reproduce. */
+  enum AVPixelFormat dst = AV_PIX_FMT_RGB24;
   struct SwsContext *sws = sws_alloc_context();
   if (!sws) return fv_fail(err, "%s: out of memory creating the pixel converter", path);
   /* Same size in and out: the flags only matter for chroma upsampling. JPEG chroma is
@@ -406,20 +408,24 @@ static fv_status convert_frame(const char *path, const AVFrame *frame, int is_jp
     return fv_fail(err, "%s: cannot convert pixel format %s to %s", path,
                    av_get_pix_fmt_name((enum AVPixelFormat)frame->format), av_get_pix_fmt_name(dst));
   }
-  size_t n = (size_t)frame->width * frame->height * want;
-  uint8_t *out = malloc(n);
+  size_t pixels = (size_t)frame->width * frame->height;
+  uint8_t *out = malloc(pixels * 3);
   if (!out) {
     sws_freeContext(sws);
-    return fv_fail(err, "%s: out of memory for %zu bytes of pixels", path, n);
+    return fv_fail(err, "%s: out of memory for %zu bytes of pixels", path, pixels * 3);
   }
   uint8_t *planes[4] = {out, NULL, NULL, NULL};
-  int strides[4] = {frame->width * want, 0, 0, 0};
+  int strides[4] = {frame->width * 3, 0, 0, 0};
   int rows = sws_scale(sws, (const uint8_t *const *)frame->data, frame->linesize, 0, frame->height, planes, strides);
   sws_freeContext(sws);
   if (rows != frame->height) {
     free(out);
     return fv_fail(err, "%s: pixel conversion from %s produced %d of %d rows", path,
                    av_get_pix_fmt_name((enum AVPixelFormat)frame->format), rows, frame->height);
+  }
+  if (want == 1) {
+    /* In place is safe: gray pixel i is written after RGB pixel i has been read. */
+    for (size_t i = 0; i < pixels; i++) out[i] = luma(out[3 * i], out[3 * i + 1], out[3 * i + 2]);
   }
   img->width = frame->width;
   img->height = frame->height;
