@@ -195,14 +195,22 @@ fv_status fv_preprocess_build(fv_graph *g, const fv_preprocess_plan *plan, int c
   int64_t shape[3] = {plan->src_h, plan->src_w, channels};
   int x = fv_input(g, "preprocess.image", FV_U8, 3, shape);
   int in = x;
+  /* Every output pixel of a pass depends only on its own table row, so a pass computes
+   * just the rows / columns the centre crop keeps: the same values as resizing everything
+   * and cropping, with intermediates no larger than src_h x dst_w (an extreme aspect ratio
+   * would otherwise make the resized image huge). A skipped pass leaves its crop offset
+   * to CROP_NORMALIZE. */
   const fv_resample_table *passes[2] = {&plan->horizontal, &plan->vertical};
-  int applied = 0;
+  int applied = 0, crop_offset[2] = {plan->top, plan->left};
+  const int keep[2] = {plan->dst_h, plan->dst_w};
   for (int axis = 1; axis >= 0; axis--) {
     const fv_resample_table *t = passes[1 - axis];
     if (!t->table) continue;
-    int64_t tshape[2] = {t->out_size, 2 + t->taps};
-    int table = fv_weight(g, axis == 1 ? "preprocess.table_w" : "preprocess.table_h", 2, tshape, t->table, FV_F32, 1);
-    x = fv_resample(g, x, table, axis, t->out_size, t->taps, 1);
+    const float *rows = t->table + (size_t)crop_offset[axis] * (2 + (size_t)t->taps);
+    int64_t tshape[2] = {keep[axis], 2 + t->taps};
+    int table = fv_weight(g, axis == 1 ? "preprocess.table_w" : "preprocess.table_h", 2, tshape, rows, FV_F32, 1);
+    x = fv_resample(g, x, table, axis, keep[axis], t->taps, 1);
+    crop_offset[axis] = 0;
     applied++;
   }
   if (applied == 0) {
@@ -220,7 +228,7 @@ fv_status fv_preprocess_build(fv_graph *g, const fv_preprocess_plan *plan, int c
     free(identity);
     x = fv_resample(g, x, table, 1, plan->src_w, 1, 1);
   }
-  int out = fv_crop_normalize(g, x, plan->top, plan->left, plan->dst_h, plan->dst_w, mean, std);
+  int out = fv_crop_normalize(g, x, crop_offset[0], crop_offset[1], plan->dst_h, plan->dst_w, mean, std);
   fv_set_name(g, out, "preprocess.output");
   fv_mark_output(g, out);
   if (g->status != FV_OK) return fv_fail(err, "preprocess: building the graph failed: %s", g->error.msg);

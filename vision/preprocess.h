@@ -58,8 +58,9 @@ void fv_preprocess_plan_free(fv_preprocess_plan *plan);
 fv_status fv_resample_table_make(int in_size, int out_size, fv_interp interp, fv_resample_table *t, fv_error *err);
 
 /* Adds INPUT (U8 [src_h, src_w, channels]) -> RESAMPLE (axis 1) -> RESAMPLE (axis 0) ->
- * CROP_NORMALIZE ([channels, dst_h, dst_w], marked as output) to g. The tables are copied
- * into the graph, so the plan may be freed afterwards. */
+ * CROP_NORMALIZE ([channels, dst_h, dst_w], marked as output) to g. The resample passes
+ * compute only the cropped columns / rows (identical values, smaller intermediates). The
+ * tables are copied into the graph, so the plan may be freed afterwards. */
 fv_status fv_preprocess_build(fv_graph *g, const fv_preprocess_plan *plan, int channels, const float *mean,
                               const float *std, int *input_node, int *output_node, fv_error *err);
 
