@@ -53,5 +53,8 @@ fv_status fv_vit_config_resolve(fv_vit_config *cfg, const fv_safetensors *st, fv
 /* Default config for a bare .safetensors file: everything from shapes, ImageNet defaults. */
 void fv_vit_config_default(fv_vit_config *cfg);
 void fv_vit_config_free(fv_vit_config *cfg);
+/* The complete config of a timm registry architecture (the table alone, no tensors), with
+ * ImageNet preprocessing defaults: what `fovea bench` builds random-weight models from. */
+fv_status fv_vit_config_for_arch(const char *arch, int num_classes, fv_vit_config *cfg, fv_error *err);
 
 #endif
