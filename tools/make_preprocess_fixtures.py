@@ -34,6 +34,7 @@ With --samples DIR it instead writes the photo-like sample scenes bundled in ass
 import json
 import math
 import os
+import shutil
 import struct
 import sys
 import zlib
@@ -147,11 +148,13 @@ def make_images(rng):
 
     Image.fromarray(textured(48, 64, rng)).save(os.path.join(OUT, "photo_64x48.jpg"), quality=90)
     images.append("photo_64x48.jpg")
-    # Lossless formats decoded by FFmpeg: must match PIL exactly too.
-    Image.fromarray(textured(15, 20, rng)).save(os.path.join(OUT, "rgb_20x15.bmp"))
-    images.append("rgb_20x15.bmp")
-    Image.fromarray(textured(14, 18, rng)).save(os.path.join(OUT, "rgb_18x14.tiff"))
-    images.append("rgb_18x14.tiff")
+    # Lossless formats decoded by FFmpeg: must match PIL exactly too. They live in a
+    # subfolder so the top folder keeps only PNG + JPEG (the CLI test classifies it).
+    os.makedirs(os.path.join(OUT, "ffmpeg"), exist_ok=True)
+    Image.fromarray(textured(15, 20, rng)).save(os.path.join(OUT, "ffmpeg", "rgb_20x15.bmp"))
+    images.append("ffmpeg/rgb_20x15.bmp")
+    Image.fromarray(textured(14, 18, rng)).save(os.path.join(OUT, "ffmpeg", "rgb_18x14.tiff"))
+    images.append("ffmpeg/rgb_18x14.tiff")
     return images
 
 
@@ -270,9 +273,9 @@ def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--samples":
         render_samples(sys.argv[2])
         return
-    os.makedirs(OUT, exist_ok=True)
-    for f in os.listdir(OUT):
-        os.remove(os.path.join(OUT, f))
+    if os.path.isdir(OUT):
+        shutil.rmtree(OUT)
+    os.makedirs(OUT)
     rng = np.random.default_rng(20240611)
     images = make_images(rng)
 
@@ -308,7 +311,7 @@ def main():
 
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
-    total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
+    total = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(OUT) for f in files)
     print("wrote %d images, %d transforms, %d bytes to %s" % (len(images), len(CASES), total, OUT))
     if total > 500 * 1024:
         sys.exit("fixtures exceed 500 KB")
