@@ -140,9 +140,9 @@ static void check_entry(const cJSON *e, const cJSON *images, fv_device *dev) {
   p.width = cJSON_GetArrayItem(size, 1)->valueint;
   p.crop_pct = (float)cJSON_GetObjectItem(e, "crop_pct")->valuedouble;
   p.interp = strcmp(cJSON_GetObjectItem(e, "interpolation")->valuestring, "bicubic") == 0 ? FV_INTERP_BICUBIC
-                                                                                           : FV_INTERP_BILINEAR;
-  p.crop_mode = strcmp(cJSON_GetObjectItem(e, "crop_mode")->valuestring, "squash") == 0 ? FV_CROP_SQUASH
-                                                                                        : FV_CROP_CENTER;
+                                                                                          : FV_INTERP_BILINEAR;
+  p.crop_mode =
+      strcmp(cJSON_GetObjectItem(e, "crop_mode")->valuestring, "squash") == 0 ? FV_CROP_SQUASH : FV_CROP_CENTER;
   for (int c = 0; c < C; c++) {
     p.mean[c] = (float)cJSON_GetArrayItem(cJSON_GetObjectItem(e, "mean"), c)->valuedouble;
     p.std[c] = (float)cJSON_GetArrayItem(cJSON_GetObjectItem(e, "std"), c)->valuedouble;
@@ -181,11 +181,12 @@ static void check_entry(const cJSON *e, const cJSON *images, fv_device *dev) {
     if (st == FV_OK) d[k] = level_diff(out, ref, C, plane, p.std);
     n_diff[k] = differing;
   }
-  printf("%-32s %dx%dx%d -> %dx%d %s %.3f %s: max diff in levels (elements > 0.5 of %zu): host %.0f (%zu), "
-         "CPU %.0f (%zu), GPU %.0f (%zu)\n",
-         expected, img.height, img.width, C, p.height, p.width, cJSON_GetObjectItem(e, "interpolation")->valuestring,
-         (double)p.crop_pct, cJSON_GetObjectItem(e, "crop_mode")->valuestring, n, d[0], n_diff[0], d[1], n_diff[1],
-         d[2], n_diff[2]);
+  printf(
+      "%-32s %dx%dx%d -> %dx%d %s %.3f %s: max diff in levels (elements > 0.5 of %zu): host %.0f (%zu), "
+      "CPU %.0f (%zu), GPU %.0f (%zu)\n",
+      expected, img.height, img.width, C, p.height, p.width, cJSON_GetObjectItem(e, "interpolation")->valuestring,
+      (double)p.crop_pct, cJSON_GetObjectItem(e, "crop_mode")->valuestring, n, d[0], n_diff[0], d[1], n_diff[1], d[2],
+      n_diff[2]);
   if (pil_bytes) {
     /* End to end with our own decoder. */
     CHECK(fv_preprocess_image(NULL, &own, &p, out, &err) == FV_OK, "%s: %s", expected, err.msg);
@@ -197,7 +198,10 @@ static void check_entry(const cJSON *e, const cJSON *images, fv_device *dev) {
   }
   for (int k = 0; k < 3; k++) {
     CHECK(d[k] <= MAX_LEVELS, "%s: %s differs from torchvision by %.3f levels (allowed %.3f)", expected,
-          k == 0 ? "host" : k == 1 ? "CPU" : "GPU", d[k], MAX_LEVELS);
+          k == 0   ? "host"
+          : k == 1 ? "CPU"
+                   : "GPU",
+          d[k], MAX_LEVELS);
     if (d[k] > worst[k]) worst[k] = d[k];
   }
 done:
@@ -219,8 +223,8 @@ static void test_plan_rules(void) {
     const float *row = plan.horizontal.table + (size_t)o * (2 + plan.horizontal.taps);
     double s = 0;
     for (int k = 0; k < (int)row[1]; k++) s += row[2 + k];
-    CHECK(fabs(s - 1.0) < 1e-5 && row[0] >= 0 && row[0] + row[1] <= 300, "table row %d: sum %g, first %g, taps %g",
-          o, s, row[0], row[1]);
+    CHECK(fabs(s - 1.0) < 1e-5 && row[0] >= 0 && row[0] + row[1] <= 300, "table row %d: sum %g, first %g, taps %g", o,
+          s, row[0], row[1]);
   }
   fv_preprocess_plan_free(&plan);
   /* Python's round() is half-to-even: offsets round(2.5) = 2 and round(3.5) = 4. */
@@ -261,8 +265,13 @@ static void test_identity(fv_device *dev) {
   uint8_t px[36 * 36 * 3];
   for (size_t i = 0; i < sizeof px; i++) px[i] = (uint8_t)(i * 7 % 251);
   fv_image img = {.width = 36, .height = 36, .channels = 3, .pixels = px};
-  fv_preprocess_params p = {.height = 32, .width = 32, .interp = FV_INTERP_BICUBIC, .crop_pct = 0.875f,
-                            .crop_mode = FV_CROP_CENTER, .mean = {0.5f, 0.25f, 0.f}, .std = {0.5f, 1.f, 2.f}};
+  fv_preprocess_params p = {.height = 32,
+                            .width = 32,
+                            .interp = FV_INTERP_BICUBIC,
+                            .crop_pct = 0.875f,
+                            .crop_mode = FV_CROP_CENTER,
+                            .mean = {0.5f, 0.25f, 0.f},
+                            .std = {0.5f, 1.f, 2.f}};
   float out[3 * 32 * 32], ref[3 * 32 * 32];
   for (int c = 0; c < 3; c++)
     for (int y = 0; y < 32; y++)
@@ -272,8 +281,8 @@ static void test_identity(fv_device *dev) {
     if (k == 1 && !dev) continue;
     fv_error err = {{0}};
     CHECK(fv_preprocess_image(k ? dev : NULL, &img, &p, out, &err) == FV_OK, "identity: %s", err.msg);
-    CHECK(fv_test_max_abs_error(out, ref, 3 * 32 * 32) < 1e-6, "identity path on %s: max error %g",
-          k ? "GPU" : "CPU", fv_test_max_abs_error(out, ref, 3 * 32 * 32));
+    CHECK(fv_test_max_abs_error(out, ref, 3 * 32 * 32) < 1e-6, "identity path on %s: max error %g", k ? "GPU" : "CPU",
+          fv_test_max_abs_error(out, ref, 3 * 32 * 32));
   }
 }
 

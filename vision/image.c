@@ -21,6 +21,11 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libswscale/swscale.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -28,12 +33,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
-#include <libavutil/imgutils.h>
-#include <libavutil/opt.h>
-#include <libswscale/swscale.h>
 
 void fv_image_free(fv_image *img) {
   if (!img) return;
@@ -43,8 +42,7 @@ void fv_image_free(fv_image *img) {
 
 static fv_status check_size(const char *path, long long w, long long h, fv_error *err) {
   if (w < 1 || h < 1 || w > FV_IMAGE_MAX_DIM || h > FV_IMAGE_MAX_DIM || w * h > FV_IMAGE_MAX_PIXELS)
-    return fv_fail(err,
-                   "%s: image is %lldx%lld pixels, expected width and height in 1..%d and at most %ld pixels",
+    return fv_fail(err, "%s: image is %lldx%lld pixels, expected width and height in 1..%d and at most %ld pixels",
                    path, w, h, FV_IMAGE_MAX_DIM, (long)FV_IMAGE_MAX_PIXELS);
   return FV_OK;
 }
@@ -100,8 +98,7 @@ static void png_warning_fn(png_structp png, png_const_charp msg) {
 /* Reads through stdio; a short read is reported as what it almost always is. */
 static void png_read_fn(png_structp png, png_bytep data, png_size_t length) {
   FILE *f = png_get_io_ptr(png);
-  if (fread(data, 1, length, f) != length)
-    png_error(png, ferror(f) ? "read error" : "the file ends early (truncated)");
+  if (fread(data, 1, length, f) != length) png_error(png, ferror(f) ? "read error" : "the file ends early (truncated)");
 }
 
 static fv_status load_png(const char *path, FILE *f, int want, fv_image *img, fv_error *err) {
@@ -185,8 +182,8 @@ static fv_status av_fail(fv_error *err, const char *path, const char *what, int 
 }
 
 /* Decodes the first frame of the best video stream into frame. */
-static fv_status decode_first_frame(const char *path, AVFormatContext *fmt, AVCodecContext **codec_out,
-                                    AVFrame *frame, fv_error *err) {
+static fv_status decode_first_frame(const char *path, AVFormatContext *fmt, AVCodecContext **codec_out, AVFrame *frame,
+                                    fv_error *err) {
   int rc = avformat_find_stream_info(fmt, NULL);
   if (rc < 0) return av_fail(err, path, "reading stream info", rc);
   const AVCodec *codec = NULL;
@@ -236,12 +233,23 @@ static fv_status decode_first_frame(const char *path, AVFormatContext *fmt, AVCo
 /* swscale wants the plain YUV formats plus a full-range flag, not the deprecated YUVJ ones. */
 static enum AVPixelFormat plain_format(enum AVPixelFormat f, int *full_range) {
   switch (f) {
-    case AV_PIX_FMT_YUVJ420P: *full_range = 1; return AV_PIX_FMT_YUV420P;
-    case AV_PIX_FMT_YUVJ422P: *full_range = 1; return AV_PIX_FMT_YUV422P;
-    case AV_PIX_FMT_YUVJ444P: *full_range = 1; return AV_PIX_FMT_YUV444P;
-    case AV_PIX_FMT_YUVJ440P: *full_range = 1; return AV_PIX_FMT_YUV440P;
-    case AV_PIX_FMT_YUVJ411P: *full_range = 1; return AV_PIX_FMT_YUV411P;
-    default: return f;
+    case AV_PIX_FMT_YUVJ420P:
+      *full_range = 1;
+      return AV_PIX_FMT_YUV420P;
+    case AV_PIX_FMT_YUVJ422P:
+      *full_range = 1;
+      return AV_PIX_FMT_YUV422P;
+    case AV_PIX_FMT_YUVJ444P:
+      *full_range = 1;
+      return AV_PIX_FMT_YUV444P;
+    case AV_PIX_FMT_YUVJ440P:
+      *full_range = 1;
+      return AV_PIX_FMT_YUV440P;
+    case AV_PIX_FMT_YUVJ411P:
+      *full_range = 1;
+      return AV_PIX_FMT_YUV411P;
+    default:
+      return f;
   }
 }
 
@@ -258,7 +266,7 @@ static int shift16(long v) { return (int)(v >= 0 ? v >> 16 : -((-v + 65535) >> 1
 
 static uint8_t clamp_u8(int v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); }
 
-#define JFIX(x) ((long)((x) * 65536.0 + 0.5))
+#define JFIX(x) ((long)((x)*65536.0 + 0.5))
 
 /* One chroma row upsampled horizontally by 2 (libjpeg h2v1 rule) or copied. `sum` holds
  * the vertically weighted column values (scale vs = 4 after a vertical 3:1 blend, else 1). */
@@ -325,11 +333,16 @@ static int jpeg_convert(const AVFrame *frame, int want, uint8_t *out, int *ok) {
       }
     return 1;
   }
-  if (f == AV_PIX_FMT_YUVJ420P) sx = 2, sy = 2;
-  else if (f == AV_PIX_FMT_YUVJ422P) sx = 2, sy = 1;
-  else if (f == AV_PIX_FMT_YUVJ440P) sx = 1, sy = 2;
-  else if (f == AV_PIX_FMT_YUVJ444P) sx = 1, sy = 1;
-  else return 0;
+  if (f == AV_PIX_FMT_YUVJ420P)
+    sx = 2, sy = 2;
+  else if (f == AV_PIX_FMT_YUVJ422P)
+    sx = 2, sy = 1;
+  else if (f == AV_PIX_FMT_YUVJ440P)
+    sx = 1, sy = 2;
+  else if (f == AV_PIX_FMT_YUVJ444P)
+    sx = 1, sy = 1;
+  else
+    return 0;
   int cw = (w + sx - 1) / sx, ch = (h + sy - 1) / sy;
   size_t n = (size_t)w * h;
   uint8_t *cb = malloc(n), *cr = malloc(n);
@@ -444,8 +457,8 @@ static fv_status load_ffmpeg(const char *path, int want, fv_image *img, fv_error
   if (rc < 0) return av_fail(err, path, "unrecognised or corrupt file", rc);
   AVCodecContext *cc = NULL;
   AVFrame *frame = av_frame_alloc();
-  fv_status st = frame ? decode_first_frame(path, fmt, &cc, frame, err)
-                       : fv_fail(err, "%s: out of memory for a frame", path);
+  fv_status st =
+      frame ? decode_first_frame(path, fmt, &cc, frame, err) : fv_fail(err, "%s: out of memory for a frame", path);
   if (st == FV_OK) st = convert_frame(path, frame, cc->codec_id == AV_CODEC_ID_MJPEG, want, img, err);
   av_frame_free(&frame);
   avcodec_free_context(&cc);
@@ -552,9 +565,7 @@ static int has_image_extension(const char *name) {
   return 0;
 }
 
-static int compare_names(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 void fv_image_list_free(char **files, int count) {
   if (!files) return;
@@ -615,8 +626,10 @@ fv_status fv_list_images(const char *path, char ***files, int *count, fv_error *
   }
   closedir(dir);
   if (status == FV_OK && n == 0)
-    status = fv_fail(err, "%s: directory contains no image files (expected .png, .jpg, .jpeg, .webp, .bmp, .tif "
-                          "or .tiff)", path);
+    status = fv_fail(err,
+                     "%s: directory contains no image files (expected .png, .jpg, .jpeg, .webp, .bmp, .tif "
+                     "or .tiff)",
+                     path);
   if (status != FV_OK) {
     fv_image_list_free(list, n);
     return status;

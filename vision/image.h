@@ -5,7 +5,9 @@
  * PIL's conventions (see image.c for the 16-bit and alpha rules), every other format
  * (JPEG, WebP, BMP, TIFF, ...) through FFmpeg, which matches PIL only approximately.
  * This module deliberately does no resizing, colour management (ICC, gAMA), EXIF
- * orientation or alpha compositing: PIL's convert('RGB') does none of them either. */
+ * orientation or alpha compositing: PIL's convert('RGB') does none of them either.
+ * FFmpeg reports decoder complaints through av_log on stderr; its log level is global
+ * state, so setting it (av_log_set_level) is left to apps/. */
 #ifndef FV_IMAGE_H
 #define FV_IMAGE_H
 

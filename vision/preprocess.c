@@ -80,7 +80,8 @@ fv_status fv_resample_table_make(int in_size, int out_size, fv_interp interp, fv
       w[k] = filter((k + lo - centre + 0.5) / filter_scale);
       sum += w[k];
     }
-    for (int k = 0; k < max_taps; k++) weights[(size_t)o * max_taps + k] = k < n ? quantise_weight(sum != 0.0 ? w[k] / sum : w[k]) : 0.0f;
+    for (int k = 0; k < max_taps; k++)
+      weights[(size_t)o * max_taps + k] = k < n ? quantise_weight(sum != 0.0 ? w[k] / sum : w[k]) : 0.0f;
     first[o] = lo;
     count[o] = n;
     if (n > taps) taps = n;
@@ -190,8 +191,7 @@ fv_status fv_preprocess_plan_make(int src_h, int src_w, int dst_h, int dst_w, fv
 
 fv_status fv_preprocess_build(fv_graph *g, const fv_preprocess_plan *plan, int channels, const float *mean,
                               const float *std, int *input_node, int *output_node, fv_error *err) {
-  if (channels != 1 && channels != 3)
-    return fv_fail(err, "preprocess: %d image channels, expected 1 or 3", channels);
+  if (channels != 1 && channels != 3) return fv_fail(err, "preprocess: %d image channels, expected 1 or 3", channels);
   int64_t shape[3] = {plan->src_h, plan->src_w, channels};
   int x = fv_input(g, "preprocess.image", FV_U8, 3, shape);
   int in = x;
@@ -253,11 +253,10 @@ void fv_preprocess_params_from_config(const fv_vit_config *cfg, fv_preprocess_pa
 fv_status fv_preprocess_image(fv_device *dev, const fv_image *img, const fv_preprocess_params *p, float *out_chw,
                               fv_error *err) {
   if (!img || !img->pixels || (img->channels != 1 && img->channels != 3))
-    return fv_fail(err, "preprocess: the image has no pixels or %d channels, expected 1 or 3",
-                   img ? img->channels : 0);
+    return fv_fail(err, "preprocess: the image has no pixels or %d channels, expected 1 or 3", img ? img->channels : 0);
   fv_preprocess_plan plan;
-  if (fv_preprocess_plan_make(img->height, img->width, p->height, p->width, p->interp, p->crop_pct, p->crop_mode,
-                              &plan, err))
+  if (fv_preprocess_plan_make(img->height, img->width, p->height, p->width, p->interp, p->crop_pct, p->crop_mode, &plan,
+                              err))
     return FV_ERR;
   fv_graph g;
   fv_graph_init(&g);

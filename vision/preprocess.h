@@ -29,10 +29,10 @@ typedef struct fv_resample_table {
 } fv_resample_table;
 
 typedef struct fv_preprocess_plan {
-  int src_h, src_w;          /* decoded image */
-  int resize_h, resize_w;    /* after Resize */
-  int top, left;             /* CenterCrop offsets inside the resized image */
-  int dst_h, dst_w;          /* model input */
+  int src_h, src_w;       /* decoded image */
+  int resize_h, resize_w; /* after Resize */
+  int top, left;          /* CenterCrop offsets inside the resized image */
+  int dst_h, dst_w;       /* model input */
   fv_interp interp;
   fv_resample_table horizontal, vertical; /* table == NULL when PIL skips that pass */
 } fv_preprocess_plan;
