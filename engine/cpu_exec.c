@@ -77,50 +77,48 @@ static void run_node(cpu_exec *cx, int i) {
   const float *c = s2 >= 0 ? cx->buf[s2] : NULL;
   const fv_node *n0 = s0 >= 0 ? node_at(cx, s0) : NULL;
   switch (n->op) {
-  case FV_OP_MATMUL: {
-    int64_t K = last_dim(n0), N = last_dim(n), M = fv_node_numel(n0) / K;
-    fv_ref_matmul(a, b, c, out, M, N, K, n->p.matmul.gelu);
-    break;
-  }
-  case FV_OP_LAYERNORM: {
-    int64_t C = last_dim(n);
-    fv_ref_layernorm(a, b, c, out, fv_node_numel(n) / C, C, n->p.norm.eps);
-    break;
-  }
-  case FV_OP_SOFTMAX:
-    fv_ref_softmax(a, out, fv_node_numel(n) / last_dim(n), last_dim(n));
-    break;
-  case FV_OP_ATTENTION:
-    fv_ref_attention(a, out, dim(n0, 0), dim(n0, 1), n->p.attn.heads, n->p.attn.head_dim, n->p.attn.scale);
-    break;
-  case FV_OP_ADD:
-    fv_ref_add(a, b, c, out, fv_node_numel(n), last_dim(n), n->p.add.alpha, n->p.add.beta);
-    break;
-  case FV_OP_IM2COL:
-    fv_ref_im2col(a, out, dim(n0, 0), dim(n0, 1), dim(n0, 2), dim(n0, 3), n->p.im2col.patch);
-    break;
-  case FV_OP_EMBED_TOKENS:
-    fv_ref_embed_tokens(a, b, c, out, dim(n0, 0), dim(n0, 1), dim(n0, 2), n->p.embed.n_prefix,
-                        n->p.embed.pos_offset);
-    break;
-  case FV_OP_TOKENS:
-    fv_ref_tokens(a, out, dim(n0, 0), dim(n0, 1), dim(n0, 2), n->p.tokens.start, n->p.tokens.count,
-                  n->p.tokens.mean);
-    break;
-  case FV_OP_RESAMPLE: {
-    const int axis = n->p.resample.axis;
-    fv_ref_resample(a, n0->dtype == FV_U8 ? cx->u8[s0] : NULL, b, out, dim(n0, 0), dim(n0, 1), dim(n0, 2), axis,
-                    dim(n, axis), n->p.resample.taps, n->p.resample.round_u8);
-    break;
-  }
-  case FV_OP_CROP_NORMALIZE:
-    fv_ref_crop_normalize(a, out, dim(n0, 0), dim(n0, 1), dim(n0, 2), n->p.crop.top, n->p.crop.left, dim(n, 1),
-                          dim(n, 2), n->p.crop.mean, n->p.crop.std);
-    break;
-  case FV_OP_INPUT:
-  case FV_OP_WEIGHT:
-  case FV_OP_COUNT:
-    break;
+    case FV_OP_MATMUL: {
+      int64_t K = last_dim(n0), N = last_dim(n), M = fv_node_numel(n0) / K;
+      fv_ref_matmul(a, b, c, out, M, N, K, n->p.matmul.gelu);
+      break;
+    }
+    case FV_OP_LAYERNORM: {
+      int64_t C = last_dim(n);
+      fv_ref_layernorm(a, b, c, out, fv_node_numel(n) / C, C, n->p.norm.eps);
+      break;
+    }
+    case FV_OP_SOFTMAX:
+      fv_ref_softmax(a, out, fv_node_numel(n) / last_dim(n), last_dim(n));
+      break;
+    case FV_OP_ATTENTION:
+      fv_ref_attention(a, out, dim(n0, 0), dim(n0, 1), n->p.attn.heads, n->p.attn.head_dim, n->p.attn.scale);
+      break;
+    case FV_OP_ADD:
+      fv_ref_add(a, b, c, out, fv_node_numel(n), last_dim(n), n->p.add.alpha, n->p.add.beta);
+      break;
+    case FV_OP_IM2COL:
+      fv_ref_im2col(a, out, dim(n0, 0), dim(n0, 1), dim(n0, 2), dim(n0, 3), n->p.im2col.patch);
+      break;
+    case FV_OP_EMBED_TOKENS:
+      fv_ref_embed_tokens(a, b, c, out, dim(n0, 0), dim(n0, 1), dim(n0, 2), n->p.embed.n_prefix, n->p.embed.pos_offset);
+      break;
+    case FV_OP_TOKENS:
+      fv_ref_tokens(a, out, dim(n0, 0), dim(n0, 1), dim(n0, 2), n->p.tokens.start, n->p.tokens.count, n->p.tokens.mean);
+      break;
+    case FV_OP_RESAMPLE: {
+      const int axis = n->p.resample.axis;
+      fv_ref_resample(a, n0->dtype == FV_U8 ? cx->u8[s0] : NULL, b, out, dim(n0, 0), dim(n0, 1), dim(n0, 2), axis,
+                      dim(n, axis), n->p.resample.taps, n->p.resample.round_u8);
+      break;
+    }
+    case FV_OP_CROP_NORMALIZE:
+      fv_ref_crop_normalize(a, out, dim(n0, 0), dim(n0, 1), dim(n0, 2), n->p.crop.top, n->p.crop.left, dim(n, 1),
+                            dim(n, 2), n->p.crop.mean, n->p.crop.std);
+      break;
+    case FV_OP_INPUT:
+    case FV_OP_WEIGHT:
+    case FV_OP_COUNT:
+      break;
   }
   store_round(cx, out, fv_node_numel(n));
 }
@@ -172,7 +170,8 @@ static fv_status cpu_read(fv_exec *ex, int node, float *dst, size_t count, fv_er
     for (size_t i = 0; i < count; i++) dst[i] = (float)cx->u8[node][i];
     return FV_OK;
   }
-  if (!cx->buf[node]) return fv_fail(err, "cpu executor: output %s has not been computed; run the graph first", n->name);
+  if (!cx->buf[node])
+    return fv_fail(err, "cpu executor: output %s has not been computed; run the graph first", n->name);
   memcpy(dst, cx->buf[node], count * sizeof(float));
   return FV_OK;
 }

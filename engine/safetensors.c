@@ -29,14 +29,18 @@
 /* Doubles hold every integer up to 2^53 exactly; no real offset or dimension is larger. */
 #define MAX_JSON_INT 9007199254740992.0
 
-static const char *known_unsupported[] = {"F64", "I64", "I32", "I16", "I8", "U64", "U32", "U16",
-                                          "U8", "BOOL", "F8_E4M3", "F8_E5M2", "C64", NULL};
+static const char *known_unsupported[] = {"F64", "I64", "I32",  "I16",     "I8",      "U64", "U32",
+                                          "U16", "U8",  "BOOL", "F8_E4M3", "F8_E5M2", "C64", NULL};
 
 static int parse_dtype(const char *s, fv_dtype *out) {
-  if (strcmp(s, "F32") == 0) *out = FV_F32;
-  else if (strcmp(s, "F16") == 0) *out = FV_F16;
-  else if (strcmp(s, "BF16") == 0) *out = FV_BF16;
-  else return 0;
+  if (strcmp(s, "F32") == 0)
+    *out = FV_F32;
+  else if (strcmp(s, "F16") == 0)
+    *out = FV_F16;
+  else if (strcmp(s, "BF16") == 0)
+    *out = FV_BF16;
+  else
+    return 0;
   return 1;
 }
 
@@ -90,8 +94,8 @@ static fv_status check_metadata(const char *path, const cJSON *meta, fv_error *e
 }
 
 /* Fills t from one header entry, checking everything except overlaps and duplicates. */
-static fv_status parse_entry(const char *path, const cJSON *e, const uint8_t *data, uint64_t data_size,
-                             fv_st_tensor *t, fv_error *err) {
+static fv_status parse_entry(const char *path, const cJSON *e, const uint8_t *data, uint64_t data_size, fv_st_tensor *t,
+                             fv_error *err) {
   const char *name = e->string;
   if (!cJSON_IsObject(e))
     return fv_fail(err, "%s: tensor \"%s\" is %s in the header, expected an object with dtype, shape and data_offsets",
@@ -116,8 +120,7 @@ static fv_status parse_entry(const char *path, const cJSON *e, const uint8_t *da
                    json_kind(shape));
   int ndim = cJSON_GetArraySize(shape);
   if (ndim > FV_ST_MAX_DIMS)
-    return fv_fail(err, "%s: tensor \"%s\" has %d dimensions, expected at most %d", path, name, ndim,
-                   FV_ST_MAX_DIMS);
+    return fv_fail(err, "%s: tensor \"%s\" has %d dimensions, expected at most %d", path, name, ndim, FV_ST_MAX_DIMS);
   uint64_t numel = 1;
   int d = 0;
   for (const cJSON *s = shape->child; s; s = s->next, d++) {
@@ -127,8 +130,8 @@ static fv_status parse_entry(const char *path, const cJSON *e, const uint8_t *da
                      json_kind(s), cJSON_IsNumber(s) ? " that is negative, fractional or too large" : "");
     /* numel * v must stay below 2^62 so numel x dtype size cannot overflow either */
     if (v != 0 && numel > (UINT64_C(1) << 62) / v)
-      return fv_fail(err, "%s: tensor \"%s\" shape has more than 2^62 elements (dimension %d is %llu)", path,
-                     name, d, (unsigned long long)v);
+      return fv_fail(err, "%s: tensor \"%s\" shape has more than 2^62 elements (dimension %d is %llu)", path, name, d,
+                     (unsigned long long)v);
     numel *= v;
     t->shape[d] = (int64_t)v;
   }
@@ -140,17 +143,18 @@ static fv_status parse_entry(const char *path, const cJSON *e, const uint8_t *da
     return fv_fail(err, "%s: tensor \"%s\" has data_offsets %s, expected [begin, end] of two non-negative integers",
                    path, name, cJSON_IsArray(offsets) ? "of the wrong length or type" : json_kind(offsets));
   if (begin > end || end > data_size)
-    return fv_fail(err, "%s: tensor \"%s\" has data_offsets [%llu, %llu] outside the data area of %llu bytes "
-                        "(expected begin <= end <= %llu)",
+    return fv_fail(err,
+                   "%s: tensor \"%s\" has data_offsets [%llu, %llu] outside the data area of %llu bytes "
+                   "(expected begin <= end <= %llu)",
                    path, name, (unsigned long long)begin, (unsigned long long)end, (unsigned long long)data_size,
                    (unsigned long long)data_size);
   uint64_t want = numel * fv_dtype_size(t->dtype);
   if (end - begin != want)
-    return fv_fail(err, "%s: tensor \"%s\" spans %llu bytes (data_offsets [%llu, %llu]), but shape x dtype %s "
-                        "needs %llu bytes (%llu elements x %zu)",
-                   path, name, (unsigned long long)(end - begin), (unsigned long long)begin,
-                   (unsigned long long)end, dtype->valuestring, (unsigned long long)want,
-                   (unsigned long long)numel, fv_dtype_size(t->dtype));
+    return fv_fail(err,
+                   "%s: tensor \"%s\" spans %llu bytes (data_offsets [%llu, %llu]), but shape x dtype %s "
+                   "needs %llu bytes (%llu elements x %zu)",
+                   path, name, (unsigned long long)(end - begin), (unsigned long long)begin, (unsigned long long)end,
+                   dtype->valuestring, (unsigned long long)want, (unsigned long long)numel, fv_dtype_size(t->dtype));
   t->data = data + begin;
   t->bytes = (size_t)(end - begin);
   t->used = 0;
@@ -180,8 +184,9 @@ static fv_status check_unique_disjoint(const char *path, fv_st_tensor *tensors, 
     const fv_st_tensor *t = order[i];
     if (t->bytes == 0) continue;
     if (prev && (const char *)t->data < (const char *)prev->data + prev->bytes) {
-      fv_fail(err, "%s: tensors \"%s\" and \"%s\" overlap in the data area (\"%s\" ends after \"%s\" begins), "
-                   "expected disjoint data_offsets",
+      fv_fail(err,
+              "%s: tensors \"%s\" and \"%s\" overlap in the data area (\"%s\" ends after \"%s\" begins), "
+              "expected disjoint data_offsets",
               path, prev->name, t->name, prev->name, t->name);
       goto done;
     }
@@ -214,13 +219,12 @@ fv_status fv_st_open(const char *path, fv_safetensors *st, fv_error *err) {
     goto fail;
   }
   if (sb.st_size == 0) {
-    fv_fail(err, "%s: file is empty (0 bytes), expected 8 bytes of header length, a JSON header and tensor data",
-            path);
+    fv_fail(err, "%s: file is empty (0 bytes), expected 8 bytes of header length, a JSON header and tensor data", path);
     goto fail;
   }
   if (sb.st_size < 8) {
-    fv_fail(err, "%s: file is %lld bytes, truncated: expected at least 8 bytes of header length",
-            path, (long long)sb.st_size);
+    fv_fail(err, "%s: file is %lld bytes, truncated: expected at least 8 bytes of header length", path,
+            (long long)sb.st_size);
     goto fail;
   }
   if ((uint64_t)sb.st_size > SIZE_MAX) {
@@ -247,8 +251,9 @@ fv_status fv_st_open(const char *path, fv_safetensors *st, fv_error *err) {
   for (int i = 7; i >= 0; i--) header_len = (header_len << 8) | bytes[i];
   const uint64_t available = (uint64_t)st->map_size - 8;
   if (header_len > available) {
-    fv_fail(err, "%s: header length %llu runs past the end of the file (only %llu bytes follow it): "
-                 "truncated or not a safetensors file",
+    fv_fail(err,
+            "%s: header length %llu runs past the end of the file (only %llu bytes follow it): "
+            "truncated or not a safetensors file",
             path, (unsigned long long)header_len, (unsigned long long)available);
     goto fail;
   }
@@ -353,8 +358,9 @@ fv_st_tensor *fv_st_get(fv_safetensors *st, const char *name) {
 fv_status fv_st_check_all_used(const fv_safetensors *st, fv_error *err) {
   for (int i = 0; i < st->count; i++)
     if (!st->tensors[i].used)
-      return fv_fail(err, "%s: unexpected tensor \"%s\" (%s, %d dims) was not used by the model, "
-                          "expected only tensors the architecture defines",
+      return fv_fail(err,
+                     "%s: unexpected tensor \"%s\" (%s, %d dims) was not used by the model, "
+                     "expected only tensors the architecture defines",
                      st->path ? st->path : "safetensors", st->tensors[i].name, fv_dtype_name(st->tensors[i].dtype),
                      st->tensors[i].ndim);
   return FV_OK;

@@ -24,8 +24,7 @@ static double gelu_double(double x) { return x * 0.5 * (1.0 + erf(x / sqrt(2.0))
 
 /* ---- matmul ---- */
 
-static void naive_matmul(const float *a, const float *w, const float *bias, float *out, int M, int N, int K,
-                         int gelu) {
+static void naive_matmul(const float *a, const float *w, const float *bias, float *out, int M, int N, int K, int gelu) {
   for (int m = 0; m < M; m++)
     for (int n = 0; n < N; n++) {
       double acc = bias ? bias[n] : 0.0;
@@ -182,8 +181,7 @@ static void test_add(void) {
   float got[R * C], want[R * C];
   for (int use_gamma = 0; use_gamma < 2; use_gamma++) {
     fv_ref_add(a, b, use_gamma ? g : NULL, got, R * C, C, 0.5f, -2.0f);
-    for (int i = 0; i < R * C; i++)
-      want[i] = (float)(0.5 * a[i] + -2.0 * b[i] * (use_gamma ? g[i % C] : 1.0));
+    for (int i = 0; i < R * C; i++) want[i] = (float)(0.5 * a[i] + -2.0 * b[i] * (use_gamma ? g[i % C] : 1.0));
     double e = fv_test_max_abs_error(got, want, R * C);
     CHECK(e < 1e-6, "add gamma=%d: max abs error %g", use_gamma, e);
   }
@@ -212,7 +210,8 @@ static void test_im2col(void) {
 
 static void test_embed_tokens(void) {
   const int B = 2, Np = 4, E = 3;
-  float *patches = rand_floats(B * Np * E, 60, 1), *prefix = rand_floats(3 * E, 61, 1), *pos = rand_floats(7 * E, 62, 1);
+  float *patches = rand_floats(B * Np * E, 60, 1), *prefix = rand_floats(3 * E, 61, 1),
+        *pos = rand_floats(7 * E, 62, 1);
   const int cases[][3] = {{0, 0, 1}, {1, 0, 1}, {3, 0, 1}, {3, 3, 1}, {2, 0, 0}}; /* P, pos_offset, with pos */
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     int P = cases[k][0], off = cases[k][1], with_pos = cases[k][2], T = P + Np;
@@ -322,10 +321,10 @@ static void test_resample(void) {
   /* round_u8: half up and clamping, exactly */
   {
     const float src[4] = {1, 2, 254, 255};
-    const float table[4 * 4] = {0, 2, 0.5f, 0.5f,    /* 1.5 -> 2 (half up) */
-                                2, 2, 1.5f, 0.0f,    /* 381 -> 255 */
-                                0, 2, -2.0f, 0.25f,  /* -1.5 -> 0 */
-                                0, 1, 2.25f, 0.0f};  /* 2.25 -> 2 */
+    const float table[4 * 4] = {0, 2, 0.5f,  0.5f,  /* 1.5 -> 2 (half up) */
+                                2, 2, 1.5f,  0.0f,  /* 381 -> 255 */
+                                0, 2, -2.0f, 0.25f, /* -1.5 -> 0 */
+                                0, 1, 2.25f, 0.0f}; /* 2.25 -> 2 */
     float got[4];
     fv_ref_resample(src, NULL, table, got, 1, 4, 1, 1, 4, 2, 1);
     CHECK(got[0] == 2 && got[1] == 255 && got[2] == 0 && got[3] == 2, "round_u8: got %g %g %g %g", got[0], got[1],

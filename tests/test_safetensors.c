@@ -75,11 +75,12 @@ static void test_valid(void) {
   memcpy(data + 0, a, 24);
   memcpy(data + 24, b, 6);
   memcpy(data + 30, c, 4);
-  const char *h = "{\"__metadata__\":{\"format\":\"pt\"},"
-                  "\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
-                  "\"b\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[24,30]},"
-                  "\"c\":{\"dtype\":\"BF16\",\"shape\":[2,1],\"data_offsets\":[30,34]},"
-                  "\"z\":{\"dtype\":\"F32\",\"shape\":[0,4],\"data_offsets\":[34,34]}}   ";
+  const char *h =
+      "{\"__metadata__\":{\"format\":\"pt\"},"
+      "\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
+      "\"b\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[24,30]},"
+      "\"c\":{\"dtype\":\"BF16\",\"shape\":[2,1],\"data_offsets\":[30,34]},"
+      "\"z\":{\"dtype\":\"F32\",\"shape\":[0,4],\"data_offsets\":[34,34]}}   ";
   const char *path = write_st(h, data, 34);
   fv_safetensors st;
   fv_error err = {{0}};
@@ -145,7 +146,8 @@ static void test_bad(void) {
   expect_fail("offset past data",
               write_st(hdr("\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]}"), data, 12),
               "\"a\" [12, 16] outside 12 bytes");
-  expect_fail("negative offset", write_st(hdr("\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[-4,0]}"), data, 4),
+  expect_fail("negative offset",
+              write_st(hdr("\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[-4,0]}"), data, 4),
               "\"a\" data_offsets");
   expect_fail("byte length mismatch",
               write_st(hdr("\"a\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[0,8]}"), data, 8),
@@ -155,8 +157,8 @@ static void test_bad(void) {
               "\"idx\" unsupported dtype I64 F32 F16 BF16");
   expect_fail("unknown dtype", write_st(hdr("\"a\":{\"dtype\":\"Q4\",\"shape\":[1],\"data_offsets\":[0,1]}"), data, 1),
               "\"a\" unknown dtype Q4");
-  expect_fail("dtype not a string",
-              write_st(hdr("\"a\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,4]}"), data, 4), "\"a\" dtype number");
+  expect_fail("dtype not a string", write_st(hdr("\"a\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,4]}"), data, 4),
+              "\"a\" dtype number");
   expect_fail("shape missing", write_st(hdr("\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}"), data, 4),
               "\"a\" shape nothing");
   expect_fail("shape negative",
@@ -167,19 +169,21 @@ static void test_bad(void) {
   expect_fail("too many dims",
               write_st(hdr("\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}"), data, 4),
               "\"a\" 9 dimensions at most 8");
-  expect_fail("shape overflow",
-              write_st(hdr("\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,16],\"data_offsets\":[0,4]}"), data,
-                       4),
-              "\"a\" 2^62");
+  expect_fail(
+      "shape overflow",
+      write_st(hdr("\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,16],\"data_offsets\":[0,4]}"), data, 4),
+      "\"a\" 2^62");
   expect_fail("data_offsets wrong length",
-              write_st(hdr("\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0]}"), data, 4), "\"a\" data_offsets");
+              write_st(hdr("\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0]}"), data, 4),
+              "\"a\" data_offsets");
   expect_fail("entry not an object", write_st(hdr("\"a\":[1,2,3]"), data, 0), "\"a\" an array");
   expect_fail("duplicate tensor",
               write_st(hdr("\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
                            "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}"),
                        data, 8),
               "duplicate \"a\"");
-  expect_fail("metadata not strings", write_st(hdr("\"__metadata__\":{\"n\":3}"), data, 0), "__metadata__ \"n\" string");
+  expect_fail("metadata not strings", write_st(hdr("\"__metadata__\":{\"n\":3}"), data, 0),
+              "__metadata__ \"n\" string");
   expect_fail("metadata not an object", write_st(hdr("\"__metadata__\":3"), data, 0), "__metadata__ object");
   {
     char path[300];

@@ -67,8 +67,8 @@ static void unmake(fake *f) {
   f->st.count = 0;
 }
 
-static const model vit_b16 = {.E = 768, .depth = 12, .C = 3, .p = 16, .grid = 196, .cls = 1, .qkv_bias = 1,
-                              .classes = 1000, .hidden = 3072};
+static const model vit_b16 = {
+    .E = 768, .depth = 12, .C = 3, .p = 16, .grid = 196, .cls = 1, .qkv_bias = 1, .classes = 1000, .hidden = 3072};
 
 /* parse + resolve; returns the status, fills cfg (caller frees) and err */
 static fv_status load(const char *json, model m, fv_vit_config *cfg, fv_error *err) {
@@ -102,10 +102,11 @@ static void expect_error(const char *what, const char *json, model m, const char
 static void test_table(void) {
   fv_vit_config c;
   fv_error err = {{0}};
-  const char *j = "{\"architecture\": \"vit_base_patch16_224.augreg2_in21k_ft_in1k\", \"num_classes\": 1000,"
-                  " \"global_pool\": \"token\", \"pretrained_cfg\": {\"input_size\": [3, 224, 224],"
-                  " \"interpolation\": \"bicubic\", \"crop_pct\": 0.9, \"crop_mode\": \"center\","
-                  " \"mean\": [0.5, 0.5, 0.5], \"std\": [0.5, 0.5, 0.5]}}";
+  const char *j =
+      "{\"architecture\": \"vit_base_patch16_224.augreg2_in21k_ft_in1k\", \"num_classes\": 1000,"
+      " \"global_pool\": \"token\", \"pretrained_cfg\": {\"input_size\": [3, 224, 224],"
+      " \"interpolation\": \"bicubic\", \"crop_pct\": 0.9, \"crop_mode\": \"center\","
+      " \"mean\": [0.5, 0.5, 0.5], \"std\": [0.5, 0.5, 0.5]}}";
   CHECK(load(j, vit_b16, &c, &err) == FV_OK, "vit_base: %s", err.msg);
   CHECK(c.embed_dim == 768 && c.depth == 12 && c.num_heads == 12 && c.patch_size == 16 && c.img_size[0] == 224 &&
             c.img_size[1] == 224 && c.in_chans == 3,
@@ -120,16 +121,27 @@ static void test_table(void) {
         "vit_base: preprocessing");
   fv_vit_config_free(&c);
 
-  model s = {.E = 384, .depth = 12, .C = 3, .p = 16, .grid = 576, .cls = 1, .qkv_bias = 1, .classes = 1000, .hidden = 1536};
-  CHECK(load("{\"architecture\": \"vit_small_patch16_384.augreg_in21k_ft_in1k\"}", s, &c, &err) == FV_OK, "vit_small 384: %s",
-        err.msg);
+  model s = {
+      .E = 384, .depth = 12, .C = 3, .p = 16, .grid = 576, .cls = 1, .qkv_bias = 1, .classes = 1000, .hidden = 1536};
+  CHECK(load("{\"architecture\": \"vit_small_patch16_384.augreg_in21k_ft_in1k\"}", s, &c, &err) == FV_OK,
+        "vit_small 384: %s", err.msg);
   CHECK(c.num_heads == 6 && c.img_size[0] == 384 && c.crop_pct == 0.9f && c.std[0] > 0.2f, "vit_small 384: %d %d",
         c.num_heads, c.img_size[0]);
   fv_vit_config_free(&c);
 
-  model r = {.E = 768, .depth = 12, .C = 3, .p = 16, .grid = 256, .reg = 4, .no_embed_class = 1, .qkv_bias = 1,
-             .fc_norm = 1, .classes = 1000, .hidden = 3072};
-  CHECK(load("{\"architecture\": \"vit_base_patch16_reg4_gap_256.sbb_in1k\"}", r, &c, &err) == FV_OK, "reg4_gap: %s", err.msg);
+  model r = {.E = 768,
+             .depth = 12,
+             .C = 3,
+             .p = 16,
+             .grid = 256,
+             .reg = 4,
+             .no_embed_class = 1,
+             .qkv_bias = 1,
+             .fc_norm = 1,
+             .classes = 1000,
+             .hidden = 3072};
+  CHECK(load("{\"architecture\": \"vit_base_patch16_reg4_gap_256.sbb_in1k\"}", r, &c, &err) == FV_OK, "reg4_gap: %s",
+        err.msg);
   CHECK(c.class_token == 0 && c.reg_tokens == 4 && c.no_embed_class == 1 && c.global_pool == FV_POOL_AVG &&
             c.fc_norm == 1 && c.img_size[0] == 256 && c.num_heads == 12,
         "reg4_gap: flags cls=%d reg=%d nec=%d pool=%d fc=%d", c.class_token, c.reg_tokens, c.no_embed_class,
@@ -145,16 +157,34 @@ static void test_table(void) {
   CHECK(c.num_heads == 16 && c.fc_norm == 0 && c.global_pool == FV_POOL_AVG, "gap_224: heads %d", c.num_heads);
   fv_vit_config_free(&c);
 
-  model d = {.E = 384, .depth = 12, .C = 3, .p = 16, .grid = 196, .cls = 1, .dist = 1, .qkv_bias = 1, .classes = 1000,
+  model d = {.E = 384,
+             .depth = 12,
+             .C = 3,
+             .p = 16,
+             .grid = 196,
+             .cls = 1,
+             .dist = 1,
+             .qkv_bias = 1,
+             .classes = 1000,
              .hidden = 1536};
-  CHECK(load("{\"architecture\": \"deit_small_distilled_patch16_224.fb_in1k\"}", d, &c, &err) == FV_OK, "deit distilled: %s",
-        err.msg);
+  CHECK(load("{\"architecture\": \"deit_small_distilled_patch16_224.fb_in1k\"}", d, &c, &err) == FV_OK,
+        "deit distilled: %s", err.msg);
   CHECK(c.distilled == 1 && c.class_token == 1 && c.num_heads == 6 && c.global_pool == FV_POOL_TOKEN, "deit distilled");
   fv_vit_config_free(&c);
 
-  model d3 = {.E = 768, .depth = 12, .C = 3, .p = 16, .grid = 196, .cls = 1, .no_embed_class = 1, .qkv_bias = 1, .ls = 1,
-              .classes = 1000, .hidden = 3072};
-  CHECK(load("{\"architecture\": \"deit3_base_patch16_224.fb_in22k_ft_in1k\"}", d3, &c, &err) == FV_OK, "deit3: %s", err.msg);
+  model d3 = {.E = 768,
+              .depth = 12,
+              .C = 3,
+              .p = 16,
+              .grid = 196,
+              .cls = 1,
+              .no_embed_class = 1,
+              .qkv_bias = 1,
+              .ls = 1,
+              .classes = 1000,
+              .hidden = 3072};
+  CHECK(load("{\"architecture\": \"deit3_base_patch16_224.fb_in22k_ft_in1k\"}", d3, &c, &err) == FV_OK, "deit3: %s",
+        err.msg);
   CHECK(c.layer_scale == 1 && c.no_embed_class == 1 && c.num_heads == 12, "deit3 flags");
   fv_vit_config_free(&c);
   d3.ls = 0;
@@ -164,8 +194,7 @@ static void test_table(void) {
   /* the table vs the shapes */
   expect_error("table vs shapes", "{\"architecture\": \"vit_small_patch16_224\"}", vit_b16,
                "embed_dim 384 768 patch_embed.proj.weight architecture");
-  expect_error("image size vs pos_embed", "{\"architecture\": \"vit_base_patch16_384\"}", vit_b16,
-               "pos_embed 197 577");
+  expect_error("image size vs pos_embed", "{\"architecture\": \"vit_base_patch16_384\"}", vit_b16, "pos_embed 197 577");
 }
 
 static void test_for_arch(void) {
@@ -192,34 +221,37 @@ static void test_model_args(void) {
   fv_error err = {{0}};
   /* model_args override the table, as kwargs do in timm.create_model */
   CHECK(load("{\"architecture\": \"vit_base_patch16_224\", \"model_args\": {\"num_heads\": 8}}", vit_b16, &c, &err) ==
-            FV_OK && c.num_heads == 8,
+                FV_OK &&
+            c.num_heads == 8,
         "model_args num_heads: %s %d", err.msg, c.num_heads);
   fv_vit_config_free(&c);
   model avg = vit_b16;
   avg.fc_norm = 1;
-  CHECK(load("{\"architecture\": \"vit_base_patch16_224\", \"model_args\": {\"global_pool\": \"avg\"}}", avg, &c, &err) ==
-                FV_OK &&
+  CHECK(load("{\"architecture\": \"vit_base_patch16_224\", \"model_args\": {\"global_pool\": \"avg\"}}", avg, &c,
+             &err) == FV_OK &&
             c.global_pool == FV_POOL_AVG && c.fc_norm == 1 && c.class_token == 1,
         "model_args global_pool avg: %s", err.msg);
   fv_vit_config_free(&c);
   /* unknown architecture: model_args + shapes define everything */
   model m = {.E = 64, .depth = 2, .C = 1, .p = 4, .grid = 6, .cls = 1, .qkv_bias = 0, .classes = 5, .hidden = 96};
-  const char *j = "{\"architecture\": \"my_tiny_vit\", \"num_classes\": 5, \"model_args\": {\"img_size\": [8, 12],"
-                  " \"num_heads\": 4, \"mlp_ratio\": 1.5, \"qkv_bias\": false, \"in_chans\": 1}}";
+  const char *j =
+      "{\"architecture\": \"my_tiny_vit\", \"num_classes\": 5, \"model_args\": {\"img_size\": [8, 12],"
+      " \"num_heads\": 4, \"mlp_ratio\": 1.5, \"qkv_bias\": false, \"in_chans\": 1}}";
   CHECK(load(j, m, &c, &err) == FV_OK, "unknown arch with model_args: %s", err.msg);
   CHECK(c.img_size[0] == 8 && c.img_size[1] == 12 && c.num_heads == 4 && c.qkv_bias == 0 && c.in_chans == 1 &&
             c.depth == 2 && c.mlp_hidden == 96,
         "unknown arch fields");
   fv_vit_config_free(&c);
-  expect_error("unknown arch without num_heads", "{\"architecture\": \"my_tiny_vit\", \"model_args\": {\"img_size\": [8, 12]}}",
-               m, "num_heads my_tiny_vit model_args");
+  expect_error("unknown arch without num_heads",
+               "{\"architecture\": \"my_tiny_vit\", \"model_args\": {\"img_size\": [8, 12]}}", m,
+               "num_heads my_tiny_vit model_args");
   /* conflicts with the shapes, naming both sides */
   expect_error("model_args embed_dim", "{\"model_args\": {\"embed_dim\": 384, \"num_heads\": 6}}", vit_b16,
                "embed_dim 384 768 config.json patch_embed.proj.weight");
   expect_error("num_classes vs head", "{\"architecture\": \"vit_base_patch16_224\", \"num_classes\": 10}", vit_b16,
                "num_classes 10 1000 head.weight");
-  expect_error("qkv_bias", "{\"architecture\": \"vit_base_patch16_224\", \"model_args\": {\"qkv_bias\": false}}", vit_b16,
-               "qkv_bias blocks.0.attn.qkv.bias");
+  expect_error("qkv_bias", "{\"architecture\": \"vit_base_patch16_224\", \"model_args\": {\"qkv_bias\": false}}",
+               vit_b16, "qkv_bias blocks.0.attn.qkv.bias");
   expect_error("mlp_ratio", "{\"architecture\": \"vit_base_patch16_224\", \"model_args\": {\"mlp_ratio\": 2}}", vit_b16,
                "mlp_ratio 1536 3072");
   expect_error("top level vs model_args", "{\"num_classes\": 1000, \"model_args\": {\"num_classes\": 10}}", vit_b16,
@@ -228,9 +260,10 @@ static void test_model_args(void) {
                "{\"pretrained_cfg\": {\"input_size\": [3, 224, 224]}, \"model_args\": {\"img_size\": 384}}", vit_b16,
                "input_size 224x224 img_size 384x384");
   expect_error("unsupported option", "{\"model_args\": {\"pre_norm\": true}}", vit_b16, "pre_norm");
-  expect_error("token pool without cls", "{\"architecture\": \"vit_base_patch16_gap_224\", \"global_pool\": \"token\"}",
-               (model){.E = 768, .depth = 12, .C = 3, .p = 16, .grid = 196, .qkv_bias = 1, .classes = 1000, .hidden = 3072},
-               "token cls_token");
+  expect_error(
+      "token pool without cls", "{\"architecture\": \"vit_base_patch16_gap_224\", \"global_pool\": \"token\"}",
+      (model){.E = 768, .depth = 12, .C = 3, .p = 16, .grid = 196, .qkv_bias = 1, .classes = 1000, .hidden = 3072},
+      "token cls_token");
   /* global_pool "": token with a class token, avg without (timm's reading) */
   CHECK(load("{\"architecture\": \"vit_base_patch16_224\", \"global_pool\": \"\"}", vit_b16, &c, &err) == FV_OK &&
             c.global_pool == FV_POOL_TOKEN,
@@ -248,20 +281,24 @@ static void test_malformed(void) {
                "interpolation nearest bicubic");
   expect_error("crop_pct", "{\"pretrained_cfg\": {\"crop_pct\": 0}}", vit_b16, "crop_pct");
   expect_error("mean length", "{\"pretrained_cfg\": {\"mean\": [0.5, 0.5], \"std\": [1, 1, 1]}}", vit_b16, "mean 3");
-  expect_error("std zero", "{\"pretrained_cfg\": {\"mean\": [0, 0, 0], \"std\": [1, 0, 1]}}", vit_b16, "std [1] 0 positive");
+  expect_error("std zero", "{\"pretrained_cfg\": {\"mean\": [0, 0, 0], \"std\": [1, 0, 1]}}", vit_b16,
+               "std [1] 0 positive");
   expect_error("global_pool map", "{\"global_pool\": \"map\"}", vit_b16, "global_pool map");
   expect_error("patch_size not an int", "{\"model_args\": {\"patch_size\": 16.5}}", vit_b16, "patch_size 16.5 integer");
   expect_error("label_names length", "{\"num_classes\": 1000, \"label_names\": [\"a\", \"b\"]}", vit_b16,
                "label_names 2 1000");
-  expect_error("label_names vs head", "{\"architecture\": \"vit_base_patch16_224\", \"label_names\": [\"a\", \"b\"]}", vit_b16, "label_names 2 1000");
+  expect_error("label_names vs head", "{\"architecture\": \"vit_base_patch16_224\", \"label_names\": [\"a\", \"b\"]}",
+               vit_b16, "label_names 2 1000");
   expect_error("label_names not strings", "{\"label_names\": [\"a\", 2]}", vit_b16, "label_names [1] string");
 
   fv_vit_config c;
   fv_error err = {{0}};
   model m = vit_b16;
   m.classes = 3;
-  CHECK(load("{\"architecture\": \"vit_base_patch16_224\", \"num_classes\": 3, \"label_names\": [\"cat\", \"dog\", \"owl\"]}", m, &c, &err) == FV_OK && c.n_labels == 3 &&
-            strcmp(c.label_names[2], "owl") == 0,
+  CHECK(load("{\"architecture\": \"vit_base_patch16_224\", \"num_classes\": 3, \"label_names\": [\"cat\", \"dog\", "
+             "\"owl\"]}",
+             m, &c, &err) == FV_OK &&
+            c.n_labels == 3 && strcmp(c.label_names[2], "owl") == 0,
         "label_names: %s", err.msg);
   fv_vit_config_free(&c);
   CHECK(c.label_names == NULL && c.n_labels == 0, "free resets labels");
@@ -278,7 +315,15 @@ static void test_default(void) {
         "bare defaults: heads %d img %d", c.num_heads, c.img_size[0]);
   fv_vit_config_free(&c);
   /* without size information, registers and no_embed_class are read off pos_embed */
-  model r = {.E = 128, .depth = 1, .C = 3, .p = 8, .grid = 16, .cls = 1, .reg = 4, .no_embed_class = 1, .classes = 2,
+  model r = {.E = 128,
+             .depth = 1,
+             .C = 3,
+             .p = 8,
+             .grid = 16,
+             .cls = 1,
+             .reg = 4,
+             .no_embed_class = 1,
+             .classes = 2,
              .hidden = 512};
   CHECK(load(NULL, r, &c, &err) == FV_OK && c.no_embed_class == 1 && c.img_size[0] == 32 && c.reg_tokens == 4 &&
             c.num_heads == 2,

@@ -92,10 +92,9 @@ static fv_status get_int(const char *path, const cJSON *obj, const char *where, 
   if (!v || cJSON_IsNull(v)) return FV_OK;
   if (!json_int_value(v, lo, hi, out)) {
     if (cJSON_IsNumber(v))
-      return fv_fail(err, "%s: %s\"%s\" is %g, expected an integer in %d..%d", path, where, key, v->valuedouble,
-                     lo, hi);
-    return fv_fail(err, "%s: %s\"%s\" is %s, expected an integer in %d..%d", path, where, key, json_kind(v), lo,
-                   hi);
+      return fv_fail(err, "%s: %s\"%s\" is %g, expected an integer in %d..%d", path, where, key, v->valuedouble, lo,
+                     hi);
+    return fv_fail(err, "%s: %s\"%s\" is %s, expected an integer in %d..%d", path, where, key, json_kind(v), lo, hi);
   }
   return FV_OK;
 }
@@ -111,8 +110,8 @@ static fv_status get_bool(const char *path, const cJSON *obj, const char *where,
 }
 
 /* Optional string; *out stays NULL when absent or null. */
-static fv_status get_string(const char *path, const cJSON *obj, const char *where, const char *key,
-                            const char **out, fv_error *err) {
+static fv_status get_string(const char *path, const cJSON *obj, const char *where, const char *key, const char **out,
+                            fv_error *err) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
   if (!v || cJSON_IsNull(v)) return FV_OK;
   if (!cJSON_IsString(v)) return fv_fail(err, "%s: %s\"%s\" is %s, expected a string", path, where, key, json_kind(v));
@@ -123,9 +122,12 @@ static fv_status get_string(const char *path, const cJSON *obj, const char *wher
 /* "token", "avg" or "" (decided later from the class token, as timm's default); else an error. */
 static fv_status parse_pool(const char *path, const char *where, const char *s, fv_pool *out, fv_error *err) {
   if (!s) return FV_OK;
-  if (strcmp(s, "token") == 0) *out = FV_POOL_TOKEN;
-  else if (strcmp(s, "avg") == 0) *out = FV_POOL_AVG;
-  else if (s[0] == '\0') *out = POOL_UNKNOWN;
+  if (strcmp(s, "token") == 0)
+    *out = FV_POOL_TOKEN;
+  else if (strcmp(s, "avg") == 0)
+    *out = FV_POOL_AVG;
+  else if (s[0] == '\0')
+    *out = POOL_UNKNOWN;
   else
     return fv_fail(err, "%s: %s\"global_pool\" is \"%.64s\", expected \"token\", \"avg\" or \"\"", path, where, s);
   return FV_OK;
@@ -142,11 +144,10 @@ static fv_status parse_float3(const char *path, const cJSON *obj, const char *ke
   for (const cJSON *e = v->child; e; e = e->next, i++) {
     if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) || (positive && !(e->valuedouble > 0)) ||
         fabs(e->valuedouble) > 1e6)
-      return cJSON_IsNumber(e)
-                 ? fv_fail(err, "%s: pretrained_cfg \"%s\"[%d] is %g, expected a finite%s number", path, key, i,
-                           e->valuedouble, positive ? " positive" : "")
-                 : fv_fail(err, "%s: pretrained_cfg \"%s\"[%d] is %s, expected a finite%s number", path, key, i,
-                           json_kind(e), positive ? " positive" : "");
+      return cJSON_IsNumber(e) ? fv_fail(err, "%s: pretrained_cfg \"%s\"[%d] is %g, expected a finite%s number", path,
+                                         key, i, e->valuedouble, positive ? " positive" : "")
+                               : fv_fail(err, "%s: pretrained_cfg \"%s\"[%d] is %s, expected a finite%s number", path,
+                                         key, i, json_kind(e), positive ? " positive" : "");
     out[i] = (float)e->valuedouble;
   }
   return FV_OK;
@@ -154,8 +155,7 @@ static fv_status parse_float3(const char *path, const cJSON *obj, const char *ke
 
 static fv_status parse_pretrained_cfg(const char *path, const cJSON *pc, fv_vit_config *cfg, int input_size[3],
                                       fv_error *err) {
-  if (!cJSON_IsObject(pc))
-    return fv_fail(err, "%s: \"pretrained_cfg\" is %s, expected an object", path, json_kind(pc));
+  if (!cJSON_IsObject(pc)) return fv_fail(err, "%s: \"pretrained_cfg\" is %s, expected an object", path, json_kind(pc));
   const cJSON *is = cJSON_GetObjectItemCaseSensitive(pc, "input_size");
   if (is && !cJSON_IsNull(is)) {
     if (!cJSON_IsArray(is) || cJSON_GetArraySize(is) != 3)
@@ -170,8 +170,10 @@ static fv_status parse_pretrained_cfg(const char *path, const cJSON *pc, fv_vit_
   const char *s = NULL;
   if (get_string(path, pc, "pretrained_cfg ", "interpolation", &s, err)) return FV_ERR;
   if (s) {
-    if (strcmp(s, "bicubic") == 0) cfg->interpolation = FV_INTERP_BICUBIC;
-    else if (strcmp(s, "bilinear") == 0) cfg->interpolation = FV_INTERP_BILINEAR;
+    if (strcmp(s, "bicubic") == 0)
+      cfg->interpolation = FV_INTERP_BICUBIC;
+    else if (strcmp(s, "bilinear") == 0)
+      cfg->interpolation = FV_INTERP_BILINEAR;
     else
       return fv_fail(err, "%s: pretrained_cfg \"interpolation\" is \"%.64s\", expected \"bicubic\" or \"bilinear\"",
                      path, s);
@@ -179,16 +181,18 @@ static fv_status parse_pretrained_cfg(const char *path, const cJSON *pc, fv_vit_
   s = NULL;
   if (get_string(path, pc, "pretrained_cfg ", "crop_mode", &s, err)) return FV_ERR;
   if (s) {
-    if (strcmp(s, "center") == 0) cfg->crop_mode = FV_CROP_CENTER;
-    else if (strcmp(s, "squash") == 0) cfg->crop_mode = FV_CROP_SQUASH;
+    if (strcmp(s, "center") == 0)
+      cfg->crop_mode = FV_CROP_CENTER;
+    else if (strcmp(s, "squash") == 0)
+      cfg->crop_mode = FV_CROP_SQUASH;
     else
       return fv_fail(err, "%s: pretrained_cfg \"crop_mode\" is \"%.64s\", expected \"center\" or \"squash\"", path, s);
   }
   const cJSON *cp = cJSON_GetObjectItemCaseSensitive(pc, "crop_pct");
   if (cp && !cJSON_IsNull(cp)) {
     if (!cJSON_IsNumber(cp) || !(cp->valuedouble > 0 && cp->valuedouble <= 1))
-      return fv_fail(err, "%s: pretrained_cfg \"crop_pct\" is %s%s, expected a number in (0, 1]", path,
-                     json_kind(cp), cJSON_IsNumber(cp) ? " out of range" : "");
+      return fv_fail(err, "%s: pretrained_cfg \"crop_pct\" is %s%s, expected a number in (0, 1]", path, json_kind(cp),
+                     cJSON_IsNumber(cp) ? " out of range" : "");
     cfg->crop_pct = (float)cp->valuedouble;
   }
   float mean[3] = {0}, std[3] = {0};
@@ -243,9 +247,12 @@ static fv_status parse_model_args(const char *path, const cJSON *ma, fv_vit_conf
   }
   const cJSON *iv = cJSON_GetObjectItemCaseSensitive(ma, "init_values");
   if (iv) {
-    if (cJSON_IsNull(iv)) cfg->layer_scale = 0;
-    else if (cJSON_IsNumber(iv) && isfinite(iv->valuedouble)) cfg->layer_scale = iv->valuedouble != 0;
-    else return fv_fail(err, "%s: model_args \"init_values\" is %s, expected a number or null", path, json_kind(iv));
+    if (cJSON_IsNull(iv))
+      cfg->layer_scale = 0;
+    else if (cJSON_IsNumber(iv) && isfinite(iv->valuedouble))
+      cfg->layer_scale = iv->valuedouble != 0;
+    else
+      return fv_fail(err, "%s: model_args \"init_values\" is %s, expected a number or null", path, json_kind(iv));
   }
   const char *s = NULL;
   if (get_string(path, ma, w, "global_pool", &s, err) || parse_pool(path, w, s, pool, err)) return FV_ERR;
@@ -321,8 +328,8 @@ fv_status fv_vit_config_parse(const char *json, size_t len, const char *path, fv
   }
   cfg->num_classes = top_classes != UNKNOWN ? top_classes : args_classes;
   if (pool_s && ma && cJSON_GetObjectItemCaseSensitive(ma, "global_pool") && top_pool != args_pool) {
-    fv_fail(err, "%s: \"global_pool\" is \"%s\" but model_args \"global_pool\" differs, expected the same value",
-            path, pool_s);
+    fv_fail(err, "%s: \"global_pool\" is \"%s\" but model_args \"global_pool\" differs, expected the same value", path,
+            pool_s);
     goto fail;
   }
   cfg->global_pool = top_pool != POOL_UNKNOWN ? top_pool : args_pool;
@@ -333,8 +340,9 @@ fv_status fv_vit_config_parse(const char *json, size_t len, const char *path, fv
       goto fail;
     }
     if (cfg->img_size[0] != UNKNOWN && (cfg->img_size[0] != input_size[1] || cfg->img_size[1] != input_size[2])) {
-      fv_fail(err, "%s: pretrained_cfg \"input_size\" is %dx%d but model_args \"img_size\" is %dx%d, expected the "
-                   "same size (Fovea runs a model at the size its positional embedding was trained for)",
+      fv_fail(err,
+              "%s: pretrained_cfg \"input_size\" is %dx%d but model_args \"img_size\" is %dx%d, expected the "
+              "same size (Fovea runs a model at the size its positional embedding was trained for)",
               path, input_size[1], input_size[2], cfg->img_size[0], cfg->img_size[1]);
       goto fail;
     }
@@ -374,9 +382,8 @@ typedef struct size_entry {
 } size_entry;
 
 static const size_entry vit_sizes[] = {
-    {"tiny", 192, 12, 3},     {"small", 384, 12, 6},   {"medium", 512, 12, 8},
-    {"base", 768, 12, 12},    {"large", 1024, 24, 16}, {"huge", 1280, 32, 16},
-    {NULL, 0, 0, 0},
+    {"tiny", 192, 12, 3},    {"small", 384, 12, 6},  {"medium", 512, 12, 8}, {"base", 768, 12, 12},
+    {"large", 1024, 24, 16}, {"huge", 1280, 32, 16}, {NULL, 0, 0, 0},
 };
 
 static const size_entry *find_size(const char *name, int allow_tiny, int allow_medium, int allow_large) {
@@ -426,8 +433,15 @@ static int parse_arch(const char *full, arch_info *a) {
     tok[n++] = t;
   }
   if (n < 3) return 0;
-  *a = (arch_info){.reg_tokens = 0, .class_token = 1, .no_embed_class = 0, .layer_scale = 0, .distilled = 0,
-                   .qkv_bias = 1, .fc_norm = 0, .mlp_ratio = 4.0f, .global_pool = FV_POOL_TOKEN,
+  *a = (arch_info){.reg_tokens = 0,
+                   .class_token = 1,
+                   .no_embed_class = 0,
+                   .layer_scale = 0,
+                   .distilled = 0,
+                   .qkv_bias = 1,
+                   .fc_norm = 0,
+                   .mlp_ratio = 4.0f,
+                   .global_pool = FV_POOL_TOKEN,
                    .img_size = UNKNOWN};
   const int is_vit = strcmp(tok[0], "vit") == 0, is_deit = strcmp(tok[0], "deit") == 0,
             is_deit3 = strcmp(tok[0], "deit3") == 0;
@@ -486,7 +500,7 @@ static int parse_arch(const char *full, arch_info *a) {
 typedef struct resolver {
   fv_vit_config *cfg;
   const fv_safetensors *st;
-  const char *file;   /* the safetensors path, for messages */
+  const char *file;    /* the safetensors path, for messages */
   char table_src[192]; /* "architecture table entry for 'name'" */
   fv_error *err;
 } resolver;
@@ -553,8 +567,9 @@ static fv_status count_blocks(resolver *r, int *depth) {
     char name[64];
     snprintf(name, sizeof name, "blocks.%ld.attn.qkv.weight", b);
     if (!find(r->st, name))
-      return fv_fail(r->err, "%s: block %ld has no tensor \"%s\" although blocks up to %ld exist, expected every block "
-                             "0..%ld",
+      return fv_fail(r->err,
+                     "%s: block %ld has no tensor \"%s\" although blocks up to %ld exist, expected every block "
+                     "0..%ld",
                      r->file, b, name, max, max);
   }
   *depth = (int)(max + 1);
@@ -585,8 +600,7 @@ static fv_status resolve_shapes(resolver *r) {
       from_shape(r, "patch_size", &c->patch_size, (int)pe->shape[2], "patch_embed.proj.weight", given))
     return FV_ERR;
   const int64_t E = c->embed_dim;
-  if (!shape_is(pos, 3, (int64_t[]){1, -1, E}) || pos->shape[1] < 1)
-    return bad_shape(r, pos, "[1, tokens, embed_dim]");
+  if (!shape_is(pos, 3, (int64_t[]){1, -1, E}) || pos->shape[1] < 1) return bad_shape(r, pos, "[1, tokens, embed_dim]");
 
   const fv_st_tensor *cls = find(r->st, "cls_token"), *dist = find(r->st, "dist_token"),
                      *reg = find(r->st, "reg_token");
@@ -620,8 +634,9 @@ static fv_status resolve_shapes(resolver *r) {
   if (c->mlp_ratio > 0) {
     int want = (int)((double)E * c->mlp_ratio); /* timm: int(embed_dim * mlp_ratio) */
     if (want != c->mlp_hidden)
-      return fv_fail(r->err, "%s: mlp_ratio %g from %s gives a hidden size of %d, but tensor blocks.0.mlp.fc1.weight "
-                             "has %d rows",
+      return fv_fail(r->err,
+                     "%s: mlp_ratio %g from %s gives a hidden size of %d, but tensor blocks.0.mlp.fc1.weight "
+                     "has %d rows",
                      r->file, (double)c->mlp_ratio, given, want, c->mlp_hidden);
   } else {
     c->mlp_ratio = (float)c->mlp_hidden / (float)E;
@@ -648,29 +663,33 @@ static fv_status resolve_shapes(resolver *r) {
     /* No size given: the positional embedding's grid must be square. */
     int64_t side;
     if (prefix > 0 && c->no_embed_class == UNKNOWN) {
-      if (L > prefix && is_square(L - prefix, &side)) c->no_embed_class = 0;
-      else if (is_square(L, &side)) c->no_embed_class = 1;
+      if (L > prefix && is_square(L - prefix, &side))
+        c->no_embed_class = 0;
+      else if (is_square(L, &side))
+        c->no_embed_class = 1;
     }
     const int64_t grid_tokens = prefix > 0 && c->no_embed_class == 0 ? L - prefix : L;
     if (!is_square(grid_tokens, &side))
-      return fv_fail(r->err, "%s: pos_embed has %lld tokens with %d prefix tokens, which leaves no square grid of "
-                             "patches; expected img_size in config.json model_args",
+      return fv_fail(r->err,
+                     "%s: pos_embed has %lld tokens with %d prefix tokens, which leaves no square grid of "
+                     "patches; expected img_size in config.json model_args",
                      r->file, (long long)L, prefix);
     if (side * p > MAX_DIM) return fv_fail(r->err, "%s: image size %lld is too large", r->file, (long long)(side * p));
     c->img_size[0] = c->img_size[1] = (int)(side * p);
   }
   if (c->img_size[0] % p || c->img_size[1] % p)
-    return fv_fail(r->err, "%s: image size %dx%d is not a multiple of the patch size %lld (from patch_embed.proj.weight)",
+    return fv_fail(r->err,
+                   "%s: image size %dx%d is not a multiple of the patch size %lld (from patch_embed.proj.weight)",
                    r->file, c->img_size[0], c->img_size[1], (long long)p);
   const int64_t grid = (int64_t)(c->img_size[0] / p) * (c->img_size[1] / p);
   if (c->no_embed_class == UNKNOWN) c->no_embed_class = L == grid && prefix > 0;
   const int64_t want_L = grid + (c->no_embed_class ? 0 : prefix);
   if (L != want_L)
-    return fv_fail(r->err, "%s: pos_embed has %lld tokens, expected %lld: a %dx%d image in %lldx%lld patches gives %lld, "
-                           "plus %d prefix tokens %s (no_embed_class=%d)",
-                   r->file, (long long)L, (long long)want_L, c->img_size[0], c->img_size[1], (long long)p,
-                   (long long)p, (long long)grid, prefix, c->no_embed_class ? "not embedded" : "embedded",
-                   c->no_embed_class);
+    return fv_fail(r->err,
+                   "%s: pos_embed has %lld tokens, expected %lld: a %dx%d image in %lldx%lld patches gives %lld, "
+                   "plus %d prefix tokens %s (no_embed_class=%d)",
+                   r->file, (long long)L, (long long)want_L, c->img_size[0], c->img_size[1], (long long)p, (long long)p,
+                   (long long)grid, prefix, c->no_embed_class ? "not embedded" : "embedded", c->no_embed_class);
   return FV_OK;
 }
 
@@ -703,8 +722,9 @@ fv_status fv_vit_config_resolve(fv_vit_config *cfg, const fv_safetensors *st, fv
 
   if (cfg->num_heads == HEADS_FROM_EMBED) cfg->num_heads = cfg->embed_dim / 64 > 0 ? cfg->embed_dim / 64 : 1;
   if (cfg->num_heads == UNKNOWN)
-    return fv_fail(err, "%s: num_heads for architecture '%s' is not in config.json model_args nor in the "
-                        "architecture table, and tensor shapes cannot determine it; expected model_args \"num_heads\"",
+    return fv_fail(err,
+                   "%s: num_heads for architecture '%s' is not in config.json model_args nor in the "
+                   "architecture table, and tensor shapes cannot determine it; expected model_args \"num_heads\"",
                    r.file, cfg->architecture[0] ? cfg->architecture : "(none)");
   if (cfg->embed_dim % cfg->num_heads || cfg->embed_dim / cfg->num_heads > 128)
     return fv_fail(err, "%s: embed_dim %d does not split into %d heads of at most 128 dimensions", r.file,
@@ -716,8 +736,9 @@ fv_status fv_vit_config_resolve(fv_vit_config *cfg, const fv_safetensors *st, fv
   if (cfg->distilled && cfg->global_pool != FV_POOL_TOKEN)
     return fv_fail(err, "%s: distilled model (dist_token) with global_pool \"avg\", expected \"token\"", r.file);
   if (cfg->label_names && cfg->n_labels != cfg->num_classes)
-    return fv_fail(err, "%s: config.json has %d label_names but the model has %d classes (head.weight), expected one "
-                        "name per class",
+    return fv_fail(err,
+                   "%s: config.json has %d label_names but the model has %d classes (head.weight), expected one "
+                   "name per class",
                    r.file, cfg->n_labels, cfg->num_classes);
   if (cfg->interpolation == INTERP_UNKNOWN) cfg->interpolation = FV_INTERP_BICUBIC;
   if (cfg->crop_mode == CROP_UNKNOWN) cfg->crop_mode = FV_CROP_CENTER;
@@ -736,8 +757,9 @@ fv_status fv_vit_config_for_arch(const char *arch, int num_classes, fv_vit_confi
   fv_vit_config_default(cfg);
   arch_info a;
   if (strlen(arch) >= sizeof cfg->architecture || !parse_arch(arch, &a))
-    return fv_fail(err, "architecture '%.128s' is not in the table, expected a timm name such as vit_base_patch16_224, "
-                        "deit_small_distilled_patch16_224 or deit3_base_patch16_384",
+    return fv_fail(err,
+                   "architecture '%.128s' is not in the table, expected a timm name such as vit_base_patch16_224, "
+                   "deit_small_distilled_patch16_224 or deit3_base_patch16_384",
                    arch);
   if (a.img_size == UNKNOWN)
     return fv_fail(err, "architecture '%s' names no image size, expected a suffix such as _224", arch);

@@ -92,13 +92,13 @@ static void gemm_nt(const float *a, const float *w, float *out, int64_t M, int64
   }
   for (int64_t m0 = 0; m0 < M; m0 += INT_MAX) {
     int64_t rows = M - m0 < INT_MAX ? M - m0 : INT_MAX;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)N, (int)K, 1.0f, a + m0 * K,
-                (int)K, w, (int)K, 0.0f, out + m0 * N, (int)N);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)N, (int)K, 1.0f, a + m0 * K, (int)K, w, (int)K,
+                0.0f, out + m0 * N, (int)N);
   }
 }
 
-void fv_ref_matmul(const float *a, const float *w, const float *bias, float *out, int64_t M, int64_t N,
-                   int64_t K, int gelu) {
+void fv_ref_matmul(const float *a, const float *w, const float *bias, float *out, int64_t M, int64_t N, int64_t K,
+                   int gelu) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     memset(out, 0, (size_t)(M * N) * sizeof *out);
@@ -123,8 +123,8 @@ void fv_ref_matmul(const float *a, const float *w, const float *bias, float *out
 
 /* ---- layernorm, softmax ------------------------------------------------------------------- */
 
-void fv_ref_layernorm(const float *x, const float *gamma, const float *beta, float *out, int64_t rows,
-                      int64_t C, float eps) {
+void fv_ref_layernorm(const float *x, const float *gamma, const float *beta, float *out, int64_t rows, int64_t C,
+                      float eps) {
   if (C <= 0) return;
 #pragma omp parallel for if (rows * C > PARALLEL_MIN)
   for (int64_t r = 0; r < rows; r++) {
@@ -159,7 +159,7 @@ void fv_ref_layernorm(const float *x, const float *gamma, const float *beta, flo
  * 0 below -87 (where expf is denormal or 0); NaN stays NaN; x > 0 is clamped to 0 (gives 1).
  * About twice as fast as glibc's expf when vectorised, and no call in the loop. */
 FV_VECTORISE static inline float exp_nonpositive(float x) {
-  const float xc = x > -87.0f ? (x < 0.0f ? x : 0.0f) : -87.0f; /* NaN -> -87: the cast stays defined */
+  const float xc = x > -87.0f ? (x < 0.0f ? x : 0.0f) : -87.0f;   /* NaN -> -87: the cast stays defined */
   const int32_t ni = (int32_t)(xc * 1.44269504088896341f - 0.5f); /* round to nearest: argument <= 0 */
   const float n = (float)ni;
   float r = xc - n * 0.693145751953125f;
@@ -208,8 +208,8 @@ void fv_ref_softmax(const float *x, float *out, int64_t rows, int64_t C) {
 
 /* Scratch-free attention for one (b, h): online softmax over keys, one query at a time.
  * Used only when the scratch allocation fails, so the reference never fails. D <= 128. */
-static void attention_online(const float *q, const float *k, const float *v, float *o, int64_t T, int D,
-                             int64_t ld, int64_t ldo, float scale) {
+static void attention_online(const float *q, const float *k, const float *v, float *o, int64_t T, int D, int64_t ld,
+                             int64_t ldo, float scale) {
   for (int64_t i = 0; i < T; i++) {
     float acc[128] = {0};
     float mx = -INFINITY, sum = 0;
@@ -251,13 +251,13 @@ void fv_ref_attention(const float *qkv, float *out, int64_t B, int64_t T, int H,
       for (int64_t i0 = 0; i0 < T; i0 += rows) {
         int64_t n = T - i0 < rows ? T - i0 : rows;
         /* S[n, T] = scale * Q[i0.., D] . K[T, D]^T, then row softmax, then O = P . V */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)T, D, scale, q + i0 * ld, (int)ld,
-                    k, (int)ld, 0.0f, scores, (int)T);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)T, D, scale, q + i0 * ld, (int)ld, k, (int)ld,
+                    0.0f, scores, (int)T);
         /* Rows of one head are short work: a parallel region per block only pays for long T. */
 #pragma omp parallel for if (n * T > 16 * PARALLEL_MIN)
         for (int64_t r = 0; r < n; r++) softmax_row(scores + r * T, scores + r * T, T);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, D, (int)T, 1.0f, scores, (int)T, v,
-                    (int)ld, 0.0f, o + i0 * ldo, (int)ldo);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, D, (int)T, 1.0f, scores, (int)T, v, (int)ld,
+                    0.0f, o + i0 * ldo, (int)ldo);
       }
     }
   }
@@ -266,8 +266,8 @@ void fv_ref_attention(const float *qkv, float *out, int64_t B, int64_t T, int H,
 
 /* ---- elementwise and token ops -------------------------------------------------------------- */
 
-void fv_ref_add(const float *a, const float *b, const float *gamma, float *out, int64_t n, int64_t C,
-                float alpha, float beta) {
+void fv_ref_add(const float *a, const float *b, const float *gamma, float *out, int64_t n, int64_t C, float alpha,
+                float beta) {
   if (n <= 0) return;
   if (!gamma || C <= 0) {
 #pragma omp parallel for simd if (n > PARALLEL_MIN_MEMORY)
@@ -301,8 +301,8 @@ void fv_ref_im2col(const float *image, float *out, int64_t B, int64_t C, int64_t
       }
 }
 
-void fv_ref_embed_tokens(const float *patches, const float *prefix, const float *pos, float *out, int64_t B,
-                         int64_t Np, int64_t E, int P, int pos_offset) {
+void fv_ref_embed_tokens(const float *patches, const float *prefix, const float *pos, float *out, int64_t B, int64_t Np,
+                         int64_t E, int P, int pos_offset) {
   const int64_t T = P + Np;
 #pragma omp parallel for collapse(2) if (B * T * E > PARALLEL_MIN_MEMORY)
   for (int64_t b = 0; b < B; b++)
@@ -360,8 +360,8 @@ static void table_entry(const float *entry, int64_t in_size, int taps, int64_t *
   *count = ci;
 }
 
-void fv_ref_resample(const float *image, const uint8_t *image_u8, const float *table, float *out, int64_t H,
-                     int64_t W, int64_t C, int axis, int64_t out_size, int taps, int round_u8_flag) {
+void fv_ref_resample(const float *image, const uint8_t *image_u8, const float *table, float *out, int64_t H, int64_t W,
+                     int64_t C, int axis, int64_t out_size, int taps, int round_u8_flag) {
   const int64_t stride = 2 + (int64_t)taps;
   if (axis == 0) {
     /* out[o, x, c] = sum_k w_k * in[first + k, x, c] */

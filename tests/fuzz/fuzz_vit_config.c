@@ -23,8 +23,8 @@ static fv_st_tensor tensors[] = {
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  fv_safetensors st = {.path = "fuzz.safetensors", .tensors = tensors,
-                       .count = (int)(sizeof tensors / sizeof tensors[0])};
+  fv_safetensors st = {
+      .path = "fuzz.safetensors", .tensors = tensors, .count = (int)(sizeof tensors / sizeof tensors[0])};
   fv_vit_config cfg;
   fv_error err;
   err.msg[0] = '\0';
