@@ -1,5 +1,7 @@
 /* fovea.c: the `fovea` command: dispatches to one subcommand per job. */
+#include <libavutil/log.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -25,6 +27,8 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+  /* FFmpeg logs decoder complaints itself; Fovea reports each failure as one message of its own. */
+  av_log_set_level(getenv("FOVEA_FFMPEG_LOG") ? AV_LOG_INFO : AV_LOG_QUIET);
   if (argc < 2) {
     usage(stderr);
     return 2;

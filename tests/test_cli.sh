@@ -38,7 +38,7 @@ safetensors() {
   { le64 ${#2}; printf '%s' "$2"; head -c "${3:-0}" /dev/zero; } >"$1"
 }
 
-model=tests/fixtures/vit/cls_token
+model=tests/fixtures/vit/vit_cls_token
 images=tests/fixtures/preprocess
 img=$images/rgb_53x37.png
 
