@@ -22,8 +22,12 @@
  * Not for GPUs: there the register block is far too large for occupancy and shared-memory
  * tiling wins; the planner picks matmul_tiled.comp.
  *
- * Bindings: 0 A, 1 W, 2 bias (any tensor when HAS_BIAS = 0; never read), 3 out.
- * Push: M, N, K. Specialization: 0 HAS_BIAS, 1 GELU, 2 VEC. */
+ * Bias and GELU are push-constant flags, not specialization constants: the epilogue is a
+ * negligible share of the time, and every specialization is one more pipeline for lavapipe
+ * to compile (seconds each for a kernel this unrolled).
+ *
+ * Bindings: 0 A, 1 W, 2 bias (any tensor when flags bit 0 is clear; never read), 3 out.
+ * Push: M, N, K, flags (bit 0: add bias, bit 1: GELU). Specialization: 0 VEC. */
 #extension GL_GOOGLE_include_directive : require
 #include "common/fv.glsl"
 
@@ -39,9 +43,7 @@
 
 layout(local_size_x = WG) in;
 
-layout(constant_id = 0) const uint HAS_BIAS = 0;
-layout(constant_id = 1) const uint GELU = 0;
-layout(constant_id = 2) const uint VEC = 0;
+layout(constant_id = 0) const uint VEC = 0;
 
 /* Scalar and 16-byte views of the same bindings (descriptor aliasing: one is unused). */
 layout(std430, binding = 0) readonly buffer BufA { STORE_T a[]; };
@@ -51,7 +53,7 @@ layout(std430, binding = 1) readonly buffer BufW4 { uvec4 w4[]; };
 layout(std430, binding = 2) readonly buffer BufBias { STORE_T bias[]; };
 layout(std430, binding = 3) writeonly buffer BufOut { STORE_T o[]; };
 
-layout(push_constant) uniform Push { uint M, N, K; } p;
+layout(push_constant) uniform Push { uint M, N, K, flags; } p;
 
 #ifdef FV_STORAGE_F16
 #define VW 8u /* elements per 16-byte load */
@@ -123,16 +125,20 @@ void main() {
     }
   }
 
-  for (int j = 0; j < TN; j++) {
+  /* Epilogue through a private array walked by a loop with a run-time trip count: the
+   * compiler cannot unroll it, so the bias/GELU/store code exists once instead of TM*TN
+   * times (which tripled pipeline compile time on lavapipe). acc itself is only ever
+   * indexed with constants, so it stays in registers in the main loop. */
+  float tile[TM * TN];
+  for (int i = 0; i < TM; i++)
+    for (int j = 0; j < TN; j++) tile[i * TN + j] = acc[i][j];
+  uint count = min(uint(TM), p.M - m0) * TN;
+  for (uint e = 0; e < count; e++) {
+    uint i = e / TN, j = e % TN;
     uint n = n0 + lid + WG * j;
     if (n >= p.N) continue;
-    float b = HAS_BIAS != 0 ? fv_load(bias[n]) : 0.0;
-    for (int i = 0; i < TM; i++) {
-      uint m = m0 + i;
-      if (m >= p.M) continue;
-      float v = acc[i][j] + b;
-      if (GELU != 0) v = fv_gelu(v);
-      o[m * p.N + n] = fv_store(v);
-    }
+    float v = tile[e] + ((p.flags & 1u) != 0 ? fv_load(bias[n]) : 0.0);
+    if ((p.flags & 2u) != 0) v = fv_gelu(v);
+    o[(m0 + i) * p.N + n] = fv_store(v);
   }
 }

@@ -11,22 +11,19 @@
  * Not for CPU Vulkan drivers (lavapipe): there every barrier is a coroutine switch; the
  * planner picks matmul_cpu.comp instead. No cooperative-matrix path yet.
  *
- * Bindings: 0 A, 1 W, 2 bias (any tensor when HAS_BIAS = 0; never read), 3 out.
- * Push: M, N, K. Specialization: 0 HAS_BIAS, 1 GELU. */
+ * Bindings: 0 A, 1 W, 2 bias (any tensor when flags bit 0 is clear; never read), 3 out.
+ * Push: M, N, K, flags (bit 0: add bias, bit 1: GELU), as for matmul_cpu.comp. */
 #extension GL_GOOGLE_include_directive : require
 #include "common/fv.glsl"
 
 layout(local_size_x = 256) in;
-
-layout(constant_id = 0) const uint HAS_BIAS = 0;
-layout(constant_id = 1) const uint GELU = 0;
 
 layout(std430, binding = 0) readonly buffer BufA { STORE_T a[]; };
 layout(std430, binding = 1) readonly buffer BufW { STORE_T w[]; };
 layout(std430, binding = 2) readonly buffer BufBias { STORE_T bias[]; };
 layout(std430, binding = 3) writeonly buffer BufOut { STORE_T o[]; };
 
-layout(push_constant) uniform Push { uint M, N, K; } p;
+layout(push_constant) uniform Push { uint M, N, K, flags; } p;
 
 #define BM 64
 #define BN 64
@@ -73,12 +70,12 @@ void main() {
   for (int j = 0; j < 4; j++) {
     uint n = n0 + tx + 16 * j;
     if (n >= p.N) continue;
-    float b = HAS_BIAS != 0 ? fv_load(bias[n]) : 0.0;
+    float b = (p.flags & 1u) != 0 ? fv_load(bias[n]) : 0.0;
     for (int i = 0; i < 4; i++) {
       uint m = m0 + ty + 16 * i;
       if (m >= p.M) continue;
       float v = acc[i][j] + b;
-      if (GELU != 0) v = fv_gelu(v);
+      if ((p.flags & 2u) != 0) v = fv_gelu(v);
       o[m * p.N + n] = fv_store(v);
     }
   }

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "engine/device.h"
@@ -89,6 +90,8 @@ static double compare(const float *got, const float *want, size_t n, int rounded
 /* The whole comparison for one graph: CPU vs Vulkan, fp32 and fp16, CPU- and GPU-planned. */
 static void check_graph(fv_graph *g, int out, const feed *feeds, int n_feeds, double tol32, double tol16, int rounded,
                         const char *what) {
+  const char *only = getenv("FOVEA_TEST_ONLY"); /* e.g. "attention": run only cases named so */
+  if (only && strncmp(what, only, strlen(only)) != 0) return;
   if (g->status != FV_OK) {
     CHECK(0, "%s: building the graph failed: %s", what, g->error.msg);
     return;
@@ -100,6 +103,8 @@ static void check_graph(fv_graph *g, int out, const feed *feeds, int n_feeds, do
   static const fv_dtype storages[2] = {FV_F32, FV_F16};
   static const char *plans[2] = {"cpu", "gpu"};
   double worst[2] = {0, 0};
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   for (int s = 0; s < 2; s++) {
     fv_error err = {{0}};
     if (run_graph(NULL, g, storages[s], feeds, n_feeds, out, want, &err)) {
@@ -122,7 +127,10 @@ static void check_graph(fv_graph *g, int out, const feed *feeds, int n_feeds, do
             tol);
     }
   }
-  if (g_verbose) printf("  %-52s f32 %.2e  f16 %.2e\n", what, worst[0], worst[1]);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  if (g_verbose)
+    printf("  %-52s f32 %.2e  f16 %.2e  %6.2f s\n", what, worst[0], worst[1],
+           (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
   free(want);
   free(got);
 }

@@ -52,11 +52,10 @@ fv_status fv_plan_matmul(fv_plan_ctx *c) {
   fv_dispatch_bind(d, 1);
   fv_dispatch_bind_optional(d, c->n, 2);
   fv_dispatch_bind(d, FV_BIND_OUT);
-  fv_dispatch_spec(d, c->n->src[2] >= 0);
-  fv_dispatch_spec(d, c->n->p.matmul.gelu != 0);
   if (!tiled) fv_dispatch_spec(d, K % (c->storage == FV_F16 ? 8 : 4) == 0); /* VEC: 16-byte row loads */
   fv_dispatch_push(d, (uint32_t)M);
   fv_dispatch_push(d, (uint32_t)N);
   fv_dispatch_push(d, (uint32_t)K);
+  fv_dispatch_push(d, (c->n->src[2] >= 0 ? 1u : 0u) | (c->n->p.matmul.gelu ? 2u : 0u));
   return FV_OK;
 }
