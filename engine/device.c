@@ -372,6 +372,10 @@ fv_status fv_device_open(const char *spec, fv_device **out, fv_error *err) {
   if (create_instance(dev, err) || list_devices(dev, err) || pick(dev, spec, &index, err)) goto fail;
   dev->physical = dev->candidates[index].physical;
   dev->info = dev->candidates[index].info;
+  /* Debugging aid: run the discrete-GPU path (staging uploads and readback) on a unified-memory
+   * device, so that path is tested on machines without a discrete GPU. */
+  const char *staging = getenv("FOVEA_FORCE_STAGING");
+  if (staging && strcmp(staging, "1") == 0) dev->info.unified_memory = 0;
   if (create_device(dev, err) || fv_kernels_init(dev, err)) goto fail;
   *out = dev;
   return FV_OK;

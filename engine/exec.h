@@ -18,6 +18,7 @@ typedef struct fv_exec fv_exec;
 typedef struct fv_exec_options {
   fv_dtype storage; /* FV_F32 or FV_F16: how activations and weights are stored on the device */
   int profile;      /* record per-node GPU timestamps (Vulkan only) */
+  double chunk_flops; /* Vulkan: estimated work per submission; 0 = default (watchdog-safe) */
 } fv_exec_options;
 
 /* The graph must outlive the executor (weights may be read lazily). */

@@ -480,13 +480,13 @@ static fv_status record(vk_exec *ex, fv_error *err) {
                    VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
   }
   if (ex->queries) vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, ex->queries, 0);
-  double chunk_flops = 0;
+  double chunk_flops = 0, chunk_limit = ex->base.options.chunk_flops > 0 ? ex->base.options.chunk_flops : FV_CHUNK_FLOPS;
   int d = 0;
   for (int i = 0; i < g->count; i++) {
     const fv_node *n = &g->nodes[i];
     if (n->op == FV_OP_INPUT || n->op == FV_OP_WEIGHT) continue;
     double flops = node_flops(g, n);
-    if (chunk_flops > 0 && chunk_flops + flops > FV_CHUNK_FLOPS) {
+    if (chunk_flops > 0 && chunk_flops + flops > chunk_limit) {
       if (fv_vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer", err) || begin_chunk(ex, &cmd, err))
         return FV_ERR;
       chunk_flops = 0;

@@ -33,15 +33,16 @@ static float *read_floats(const char *path, size_t *count) {
   return data;
 }
 
-/* Runs one fixture on dev (NULL: CPU executor) with the given storage; returns max |diff|. */
-static double run_fixture(fv_device *dev, fv_vit *vit, fv_dtype storage, const float *input, int batch,
-                          const float *expected) {
+/* Runs one fixture on dev (NULL: CPU executor) with the given storage; returns max |diff|.
+ * chunk_flops > 0 splits the recorded graph into submissions of about that much work. */
+static double run_fixture(fv_device *dev, fv_vit *vit, fv_dtype storage, double chunk_flops, const float *input,
+                          int batch, const float *expected) {
   fv_graph g;
   fv_graph_init(&g);
   fv_error err;
   fv_vit_graph vg;
   fv_exec *ex = NULL;
-  fv_exec_options eo = {.storage = storage};
+  fv_exec_options eo = {.storage = storage, .chunk_flops = chunk_flops};
   double diff = INFINITY;
   size_t n_in = (size_t)batch * vit->cfg.in_chans * vit->cfg.img_size[0] * vit->cfg.img_size[1];
   size_t n_out = (size_t)batch * vit->cfg.num_classes;
@@ -66,6 +67,10 @@ int main(void) {
     fprintf(stderr, "no Vulkan device: %s\n", err.msg);
     return 1;
   }
+  fv_device *staging_dev = NULL;
+  setenv("FOVEA_FORCE_STAGING", "1", 1);
+  CHECK(fv_device_open(NULL, &staging_dev, &err) == FV_OK, "%s", err.msg);
+  unsetenv("FOVEA_FORCE_STAGING");
   DIR *d = opendir(FIXTURES);
   CHECK(d != NULL, "cannot open %s", FIXTURES);
   int fixtures = 0;
@@ -91,16 +96,19 @@ int main(void) {
           "%s: input.bin / expected_logits.bin do not match the model", dir);
     if (input && expected && batch >= 1 && n_out == (size_t)batch * vit.cfg.num_classes) {
       fixtures++;
-      double cpu = run_fixture(NULL, &vit, FV_F32, input, batch, expected);
-      double gpu = run_fixture(dev, &vit, FV_F32, input, batch, expected);
-      double gpu16 = run_fixture(dev, &vit, FV_F16, input, batch, expected);
-      double cpu16 = run_fixture(NULL, &vit, FV_F16, input, batch, expected);
+      double cpu = run_fixture(NULL, &vit, FV_F32, 0, input, batch, expected);
+      double gpu = run_fixture(dev, &vit, FV_F32, 0, input, batch, expected);
+      double gpu16 = run_fixture(dev, &vit, FV_F16, 0, input, batch, expected);
+      double cpu16 = run_fixture(NULL, &vit, FV_F16, 0, input, batch, expected);
+      /* The discrete-GPU path (staging copies), and one submission per node. */
+      double staged = staging_dev ? run_fixture(staging_dev, &vit, FV_F32, 1.0, input, batch, expected) : INFINITY;
       double scale = 1;
       for (size_t i = 0; i < n_out; i++) scale = fmax(scale, fabs(expected[i]));
       printf("%-28s cpu %.2e  vulkan %.2e  vulkan-fp16 %.2e  cpu-fp16 %.2e  (max |logit| %.2f)\n", e->d_name, cpu, gpu,
              gpu16, cpu16, scale);
       CHECK(cpu <= 1e-3, "%s: CPU executor logits differ from PyTorch by %g", dir, cpu);
       CHECK(gpu <= 1e-3, "%s: Vulkan logits differ from PyTorch by %g", dir, gpu);
+      CHECK(staged <= 1e-3, "%s: Vulkan logits through staging, chunked, differ from PyTorch by %g", dir, staged);
       /* fp16 keeps 11 significant bits: relative 2^-11 per rounding, a few dozen roundings deep. */
       CHECK(gpu16 <= 3e-2 * scale, "%s: Vulkan fp16 logits differ from PyTorch by %g", dir, gpu16);
       CHECK(cpu16 <= 3e-2 * scale, "%s: CPU fp16-emulated logits differ from PyTorch by %g", dir, cpu16);
@@ -112,6 +120,9 @@ int main(void) {
   if (d) closedir(d);
   CHECK(fixtures >= 6, "expected at least 6 model fixtures in %s, found %d", FIXTURES, fixtures);
   CHECK(fv_device_validation_errors(dev) == 0, "validation layer reported %d messages", fv_device_validation_errors(dev));
+  CHECK(fv_device_validation_errors(staging_dev) == 0, "validation layer reported %d messages (staging device)",
+        fv_device_validation_errors(staging_dev));
   fv_device_close(dev);
+  fv_device_close(staging_dev);
   return fv_test_finish();
 }
