@@ -75,6 +75,22 @@ expect "text output shows percentages" grep -q '%' "$tmp/text.out"
 "$fovea" classify --model "$model" --profile "$img" >/dev/null 2>"$tmp/profile.err"
 expect "--profile prints a per-op table" grep -q 'matmul' "$tmp/profile.err"
 
+# ---- PyTorch parity through the whole CLI, every model variant, both executors -----------------
+# tests/fixtures/cli/NAME.png and NAME.logits come from tools/make_cli_fixtures.py: PIL decode,
+# torchvision's eval transform and the PyTorch model, for tests/fixtures/vit/NAME.
+for png in tests/fixtures/cli/*.png; do
+  name=$(basename "$png" .png)
+  for device in 0 cpu; do
+    "$fovea" classify --model "tests/fixtures/vit/$name" --device "$device" --json --logits "$png" \
+      >"$tmp/parity.json" 2>/dev/null
+    expect "classify $name on device $device" test $? = 0
+    expect "$name on device $device: logits within 1e-3 of PyTorch" \
+      bash -c "paste <(sed 's/.*\"logits\": \[\(.*\)\]}/\1/' '$tmp/parity.json' | tr ',' '\n') \
+                     <(od -An -v -tf4 'tests/fixtures/cli/$name.logits' | tr -s ' ' '\n' | grep -v '^$') |
+               awk '{d = \$1 - \$2; if (d < 0) d = -d; if (d > m) m = d; n++} END {exit !(n >= 5 && m <= 1e-3)}'"
+  done
+done
+
 # ---- bad input ----------------------------------------------------------------------------------
 : >"$tmp/empty.png"
 expect_error "zero-byte image" "empty.png" classify --model "$model" "$tmp/empty.png"
