@@ -66,6 +66,9 @@ static int push(fv_graph *g, fv_op op, int ndim, const int64_t *shape, int s0, i
     if (numel > (1LL << 40))
       return fail(g, "graph: %s has more than 2^40 elements", fv_op_name(op));
   }
+  /* shape may point into g->nodes (a source's shape): copy it before the array can move. */
+  int64_t dims[FV_MAX_DIMS];
+  memcpy(dims, shape, (size_t)ndim * sizeof *shape);
   if (g->count == g->capacity) {
     int cap = g->capacity ? 2 * g->capacity : 64;
     fv_node *n = realloc(g->nodes, (size_t)cap * sizeof *n);
@@ -78,7 +81,7 @@ static int push(fv_graph *g, fv_op op, int ndim, const int64_t *shape, int s0, i
   n->op = op;
   n->dtype = FV_F32;
   n->ndim = ndim;
-  memcpy(n->shape, shape, (size_t)ndim * sizeof *shape);
+  memcpy(n->shape, dims, (size_t)ndim * sizeof *dims);
   n->src[0] = s0;
   n->src[1] = s1;
   n->src[2] = s2;
@@ -310,12 +313,13 @@ int fv_crop_normalize(fv_graph *g, int image, int top, int left, int height, int
     return fail(g, "graph: crop %dx%d of %s at top %d, left %d lies outside the [H, W, C<=4] image", height,
                 width, im->name, top, left);
   int64_t shape[3] = {im->shape[2], height, width};
+  int channels = (int)im->shape[2]; /* im dangles once push grows the node array */
   int i = push(g, FV_OP_CROP_NORMALIZE, 3, shape, image, -1, -1);
   if (i < 0) return -1;
   fv_node *n = &g->nodes[i];
   n->p.crop.top = top;
   n->p.crop.left = left;
-  for (int c = 0; c < im->shape[2]; c++) {
+  for (int c = 0; c < channels; c++) {
     if (!(std[c] > 0)) return fail(g, "graph: crop_normalize std[%d] must be positive", c);
     n->p.crop.mean[c] = mean[c];
     n->p.crop.std[c] = std[c];
