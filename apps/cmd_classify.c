@@ -1,18 +1,17 @@
 /* cmd_classify.c: `fovea classify`: top-K labels for images with a timm ViT/DeiT model.
  *
  * One graph is built and recorded for the batch size, then replayed per batch; the last
- * batch is padded with zeros rather than recorded again. Each image is decoded on the host
- * and preprocessed on the device (timm's eval transform), then copied into its batch slot.
+ * batch is padded with zeros rather than recorded again (vision/classifier.c). Each image is
+ * decoded on the host and preprocessed on the device (timm's eval transform).
  * An image that cannot be read is reported on stderr, skipped, and makes the exit status 1. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "engine/exec.h"
+#include "vision/classifier.h"
 #include "vision/image.h"
 #include "vision/labels.h"
-#include "vision/preprocess.h"
-#include "vision/vit.h"
 
 typedef struct options {
   const char *model, *device;
@@ -201,84 +200,60 @@ static void profile_print(profile_sum *sum, const fv_device *dev) {
 int fv_cmd_classify(int argc, char **argv) {
   options o;
   fv_error err;
-  fv_vit vit = {0};
   fv_device *dev = NULL;
-  fv_graph g;
-  fv_exec *ex = NULL;
+  fv_classifier cls = {0};
   char **files = NULL;
   int n_files = 0, status = 1, failures = 0;
-  float *input = NULL, *logits = NULL, *probs = NULL;
+  float *logits = NULL, *probs = NULL;
   ranked *scratch = NULL;
   int *slot_file = NULL;
   profile_sum prof = {0};
-  fv_graph_init(&g);
 
-  if (parse(argc, argv, &o, &err) || collect(&o, &files, &n_files, &err) || fv_vit_load(o.model, &vit, &err) ||
+  if (parse(argc, argv, &o, &err) || collect(&o, &files, &n_files, &err) ||
       fv_cli_open_device(o.device, &dev, &err)) {
     fv_cli_error(err.msg);
     goto done;
   }
-  const fv_vit_config *cfg = &vit.cfg;
-  fv_exec_options eo = {.storage = o.fp16 ? FV_F16 : FV_F32, .profile = o.profile};
-  int batch = o.batch < n_files ? o.batch : n_files;
-  if (dev) {
-    uint64_t per_image = fv_vit_bytes_per_image(&vit, o.fp16 ? 2 : 4);
-    uint64_t fit = fv_device_get_info(dev)->max_storage_buffer_range / (per_image ? per_image : 1);
-    if (fit < 1) {
-      fv_fail(&err, "%s: one image needs %.1f MiB per tensor, more than device %s binds (%.1f MiB)", o.model,
-              (double)per_image / (1 << 20), fv_cli_device_name(dev),
-              (double)fv_device_get_info(dev)->max_storage_buffer_range / (1 << 20));
-      fv_cli_error(err.msg);
-      goto done;
-    }
-    if ((uint64_t)batch > fit) batch = (int)fit;
-  }
-  fv_vit_graph vg;
-  if (fv_vit_build(&vit, &g, batch, &vg, &err) || fv_exec_new(dev, &g, &eo, &ex, &err)) {
+  fv_classifier_options co = {.batch = o.batch < n_files ? o.batch : n_files, .fp16 = o.fp16, .profile = o.profile};
+  if (fv_classifier_open(o.model, dev, &co, &cls, &err)) {
     fv_cli_error(err.msg);
     goto done;
   }
-  size_t per_input = (size_t)cfg->in_chans * (size_t)cfg->img_size[0] * (size_t)cfg->img_size[1];
-  size_t K = (size_t)cfg->num_classes;
-  input = calloc((size_t)batch * per_input, sizeof *input);
-  logits = malloc((size_t)batch * K * sizeof *logits);
-  probs = malloc((size_t)batch * K * sizeof *probs);
+  const fv_vit_config *cfg = &cls.vit.cfg;
+  size_t K = (size_t)cls.num_classes;
+  logits = malloc((size_t)cls.batch * K * sizeof *logits);
+  probs = malloc((size_t)cls.batch * K * sizeof *probs);
   scratch = malloc(K * sizeof *scratch);
-  slot_file = malloc((size_t)batch * sizeof *slot_file);
-  if (!input || !logits || !probs || !scratch || !slot_file) {
+  slot_file = malloc((size_t)cls.batch * sizeof *slot_file);
+  if (!logits || !probs || !scratch || !slot_file) {
     fv_cli_error("out of memory");
     goto done;
   }
-  fv_preprocess_params pp;
-  fv_preprocess_params_from_config(cfg, &pp);
   fv_progress bar;
   fv_progress_start(&bar, n_files, "images");
   int next = 0;
   while (next < n_files) {
     int filled = 0;
-    memset(input, 0, (size_t)batch * per_input * sizeof *input);
-    for (; next < n_files && filled < batch; next++) {
+    for (; next < n_files && filled < cls.batch; next++) {
       fv_image img = {0};
-      if (fv_image_load(files[next], cfg->in_chans, &img, &err) ||
-          fv_preprocess_image(dev, &img, &pp, input + (size_t)filled * per_input, &err)) {
-        if (img.pixels) fv_image_free(&img);
+      fv_status st = fv_image_load(files[next], cfg->in_chans, &img, &err);
+      if (!st) st = fv_classifier_set_image(&cls, filled, &img, &err);
+      fv_image_free(&img);
+      if (st) {
         fv_progress_finish(&bar);
         fprintf(stderr, "fovea: error: %s\n", err.msg);
         failures++;
         continue;
       }
-      fv_image_free(&img);
       slot_file[filled++] = next;
     }
     if (filled == 0) break;
-    if (fv_exec_write(ex, vg.input, input, (size_t)batch * per_input, &err) || fv_exec_run(ex, &err) ||
-        fv_exec_read(ex, vg.logits, logits, (size_t)batch * K, &err) ||
-        fv_exec_read(ex, vg.probs, probs, (size_t)batch * K, &err)) {
+    if (fv_classifier_run(&cls, filled, logits, probs, &err)) {
       fv_progress_finish(&bar);
       fv_cli_error(err.msg);
       goto done;
     }
-    if (o.profile) profile_add(&prof, ex);
+    if (o.profile) profile_add(&prof, cls.ex);
     fv_progress_finish(&bar);
     for (int s = 0; s < filled; s++) report(&o, cfg, files[slot_file[s]], logits + s * K, probs + s * K, scratch);
     fv_progress_update(&bar, next);
@@ -292,13 +267,10 @@ int fv_cmd_classify(int argc, char **argv) {
   status = failures ? 1 : 0;
   if (failures) fprintf(stderr, "fovea: %d of %d image(s) could not be classified\n", failures, n_files);
 done:
-  fv_exec_free(ex);
-  fv_graph_free(&g);
+  fv_classifier_close(&cls);
   fv_device_close(dev);
-  fv_vit_free(&vit);
   fv_image_list_free(files, n_files);
   free(o.inputs);
-  free(input);
   free(logits);
   free(probs);
   free(scratch);

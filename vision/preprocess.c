@@ -250,27 +250,73 @@ void fv_preprocess_params_from_config(const fv_vit_config *cfg, fv_preprocess_pa
   }
 }
 
-fv_status fv_preprocess_image(fv_device *dev, const fv_image *img, const fv_preprocess_params *p, float *out_chw,
-                              fv_error *err) {
-  if (!img || !img->pixels || (img->channels != 1 && img->channels != 3))
-    return fv_fail(err, "preprocess: the image has no pixels or %d channels, expected 1 or 3", img ? img->channels : 0);
+/* The graph and executor for one source size: rebuilt only when the size changes, so a data
+ * set of equal-sized images records its preprocessing once. */
+struct fv_preprocessor {
+  fv_device *dev;
+  fv_preprocess_params params;
+  int src_h, src_w, channels; /* what graph/ex were built for; 0 when none */
+  fv_graph graph;
+  fv_exec *ex;
+  int input, output;
+};
+
+fv_status fv_preprocessor_new(fv_device *dev, const fv_preprocess_params *p, fv_preprocessor **out, fv_error *err) {
+  *out = calloc(1, sizeof **out);
+  if (!*out) return fv_fail(err, "out of memory");
+  (*out)->dev = dev;
+  (*out)->params = *p;
+  fv_graph_init(&(*out)->graph);
+  return FV_OK;
+}
+
+void fv_preprocessor_free(fv_preprocessor *pp) {
+  if (!pp) return;
+  fv_exec_free(pp->ex);
+  fv_graph_free(&pp->graph);
+  free(pp);
+}
+
+static fv_status rebuild(fv_preprocessor *pp, const fv_image *img, fv_error *err) {
+  fv_exec_free(pp->ex);
+  pp->ex = NULL;
+  fv_graph_free(&pp->graph);
+  fv_graph_init(&pp->graph);
+  pp->src_h = pp->src_w = pp->channels = 0;
+  const fv_preprocess_params *p = &pp->params;
   fv_preprocess_plan plan;
   if (fv_preprocess_plan_make(img->height, img->width, p->height, p->width, p->interp, p->crop_pct, p->crop_mode, &plan,
                               err))
     return FV_ERR;
-  fv_graph g;
-  fv_graph_init(&g);
-  fv_exec *ex = NULL;
-  int in = -1, out = -1;
-  fv_status st = fv_preprocess_build(&g, &plan, img->channels, p->mean, p->std, &in, &out, err);
+  fv_status st = fv_preprocess_build(&pp->graph, &plan, img->channels, p->mean, p->std, &pp->input, &pp->output, err);
   fv_preprocess_plan_free(&plan); /* the graph holds copies of the tables */
+  if (st == FV_OK) st = fv_exec_new(pp->dev, &pp->graph, NULL, &pp->ex, err);
+  if (st == FV_OK) {
+    pp->src_h = img->height;
+    pp->src_w = img->width;
+    pp->channels = img->channels;
+  }
+  return st;
+}
+
+fv_status fv_preprocessor_run(fv_preprocessor *pp, const fv_image *img, float *out_chw, fv_error *err) {
+  if (!img || !img->pixels || (img->channels != 1 && img->channels != 3))
+    return fv_fail(err, "preprocess: the image has no pixels or %d channels, expected 1 or 3", img ? img->channels : 0);
+  if ((img->height != pp->src_h || img->width != pp->src_w || img->channels != pp->channels) && rebuild(pp, img, err))
+    return FV_ERR;
   size_t n_in = (size_t)img->width * img->height * img->channels;
-  size_t n_out = (size_t)img->channels * p->height * p->width;
-  if (st == FV_OK) st = fv_exec_new(dev, &g, NULL, &ex, err);
-  if (st == FV_OK) st = fv_exec_write(ex, in, img->pixels, n_in, err);
-  if (st == FV_OK) st = fv_exec_run(ex, err);
-  if (st == FV_OK) st = fv_exec_read(ex, out, out_chw, n_out, err);
-  fv_exec_free(ex);
-  fv_graph_free(&g);
+  size_t n_out = (size_t)img->channels * pp->params.height * pp->params.width;
+  if (fv_exec_write(pp->ex, pp->input, img->pixels, n_in, err) || fv_exec_run(pp->ex, err) ||
+      fv_exec_read(pp->ex, pp->output, out_chw, n_out, err))
+    return FV_ERR;
+  return FV_OK;
+}
+
+fv_status fv_preprocess_image(fv_device *dev, const fv_image *img, const fv_preprocess_params *p, float *out_chw,
+                              fv_error *err) {
+  fv_preprocessor *pp;
+  if (fv_preprocessor_new(dev, p, &pp, err)) return FV_ERR;
+  fv_status st = fv_preprocessor_run(pp, img, out_chw, err);
+  fv_preprocessor_free(pp);
   return st;
 }

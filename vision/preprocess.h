@@ -64,6 +64,14 @@ fv_status fv_resample_table_make(int in_size, int out_size, fv_interp interp, fv
 fv_status fv_preprocess_build(fv_graph *g, const fv_preprocess_plan *plan, int channels, const float *mean,
                               const float *std, int *input_node, int *output_node, fv_error *err);
 
+/* A reusable transform: keeps the recorded graph for the last source size, so images of one
+ * size (a data set, video frames) are preprocessed by replay alone. */
+typedef struct fv_preprocessor fv_preprocessor;
+fv_status fv_preprocessor_new(fv_device *dev, const fv_preprocess_params *p, fv_preprocessor **out, fv_error *err);
+/* out_chw receives img->channels * p->height * p->width floats. */
+fv_status fv_preprocessor_run(fv_preprocessor *pp, const fv_image *img, float *out_chw, fv_error *err);
+void fv_preprocessor_free(fv_preprocessor *pp);
+
 /* Plans, builds and runs the transform for one image on dev (NULL: the CPU executor).
  * out_chw receives img->channels * p->height * p->width floats. */
 fv_status fv_preprocess_image(fv_device *dev, const fv_image *img, const fv_preprocess_params *p, float *out_chw,
