@@ -50,6 +50,19 @@ expect "devices lists device 0" bash -c "'$fovea' devices | grep -q '^0: '"
 expect "devices --json is a JSON array" bash -c "'$fovea' devices --json | head -1 | grep -q '^\['"
 "$fovea" frobnicate >/dev/null 2>&1; [ $? = 2 ] && ok || bad "unknown command exits 2"
 
+# ---- a machine without Vulkan: help and --device cpu work, a Vulkan device is a clear error ----
+if [ -n "${FOVEA_NO_VULKAN_SHIM:-}" ]; then
+  novk() { LD_PRELOAD="$FOVEA_NO_VULKAN_SHIM" ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" "$@"; }
+  expect "no Vulkan: --help works" bash -c "$(declare -f novk); novk '$fovea' --help >/dev/null"
+  expect "no Vulkan: classify --device cpu works" \
+    bash -c "$(declare -f novk); novk '$fovea' classify --device cpu --model tests/fixtures/vit/vit_reg4 tests/fixtures/cli/vit_reg4.png >/dev/null"
+  novk "$fovea" devices >/dev/null 2>"$tmp/novk.err"
+  expect "no Vulkan: devices fails with one message naming the loader" \
+    bash -c "test \$(grep -c 'fovea: error:' '$tmp/novk.err') = 1 && grep -q 'libvulkan' '$tmp/novk.err'"
+else
+  bad "FOVEA_NO_VULKAN_SHIM is not set"
+fi
+
 # ---- classify -----------------------------------------------------------------------------------
 "$fovea" classify --model "$model" --json --logits "$img" >"$tmp/gpu.json" 2>"$tmp/gpu.err"
 expect "classify --json succeeds" test $? = 0
