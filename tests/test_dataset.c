@@ -260,9 +260,12 @@ static void test_gzip_damage(void) {
     uint8_t *b = malloc(1 << 20);
     size_t n = fread(b, 1, 1 << 20, f);
     fclose(f);
-    if (damage == 0) n /= 2;           /* cut in the middle of the deflate stream */
-    else if (damage == 1) n -= 4;      /* ISIZE trailer missing */
-    else b[n - 6] ^= 0x55;             /* CRC-32 trailer wrong */
+    if (damage == 0)
+      n /= 2; /* cut in the middle of the deflate stream */
+    else if (damage == 1)
+      n -= 4; /* ISIZE trailer missing */
+    else
+      b[n - 6] ^= 0x55; /* CRC-32 trailer wrong */
     f = fopen(path, "wb");
     fwrite(b, 1, n, f);
     fclose(f);
@@ -298,9 +301,10 @@ static void put_png(const char *dir, const char *sub, const char *name, int w, i
 
 static void test_name_key(void) {
   char k[64];
-  const char *cases[][2] = {{"T-shirt/top", "t_shirt_top"}, {"t-shirt_top", "t_shirt_top"}, {"Ankle boot", "ankle_boot"},
-                            {"ankle_boot", "ankle_boot"},    {"  --Bag!! ", "bag"},          {"", ""},
-                            {"Caf\xc3\xa9 3", "caf\xc3\xa9_3"}};
+  const char *cases[][2] = {
+      {"T-shirt/top", "t_shirt_top"},    {"t-shirt_top", "t_shirt_top"}, {"Ankle boot", "ankle_boot"},
+      {"ankle_boot", "ankle_boot"},      {"  --Bag!! ", "bag"},          {"", ""},
+      {"Caf\xc3\xa9 3", "caf\xc3\xa9_3"}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     fv_dataset_name_key(cases[i][0], k, sizeof k);
     CHECK(strcmp(k, cases[i][1]) == 0, "key of '%s' is '%s', expected '%s'", cases[i][0], k, cases[i][1]);

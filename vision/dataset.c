@@ -163,9 +163,9 @@ static long long reader_read(reader *r, unsigned char *buf, size_t len, fv_error
 }
 
 typedef struct idx_file {
-  uint32_t count;     /* items the header declares */
+  uint32_t count;      /* items the header declares */
   uint32_t rows, cols; /* images only; 1 for labels */
-  uint8_t *data;      /* the first `kept` items */
+  uint8_t *data;       /* the first `kept` items */
   uint32_t kept;
 } idx_file;
 
@@ -453,7 +453,8 @@ static fv_status map_folders(fv_dataset *ds, const char *root, const fv_dataset_
   }
   ds->mapping = FV_MAPPING_SORTED;
   if (F > opt->num_classes)
-    return fv_fail(err, "%s: %d class folders for a model with %d classes (folders are mapped in sorted order because %s)",
+    return fv_fail(err,
+                   "%s: %d class folders for a model with %d classes (folders are mapped in sorted order because %s)",
                    root, F, opt->num_classes, ds->note);
   for (int f = 0; f < F; f++) ds->folder_class[f] = f;
   char because[sizeof ds->note];
@@ -539,8 +540,9 @@ fv_status fv_dataset_open(const char *path, const char *split, const fv_dataset_
   if (idx_present(path)) {
     st2 = idx_open(ds, path, prefix, split ? split : "test", opt, err);
   } else if (split) {
-    st2 = fv_fail(err, "%s: an ImageFolder tree has no splits; point the data set at the split's own folder instead of "
-                       "giving '%s'",
+    st2 = fv_fail(err,
+                  "%s: an ImageFolder tree has no splits; point the data set at the split's own folder instead of "
+                  "giving '%s'",
                   path, split);
   } else {
     st2 = folder_open(ds, path, opt, err);
