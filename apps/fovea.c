@@ -13,6 +13,7 @@ static const struct {
 } commands[] = {
     {"devices", fv_cmd_devices, "list Vulkan devices with the features and limits Fovea uses"},
     {"classify", fv_cmd_classify, "classify images with a timm ViT/DeiT model"},
+    {"eval", fv_cmd_eval, "accuracy on a labelled data set (IDX or ImageFolder)"},
     {"bench", fv_cmd_bench, "benchmark a model architecture with random weights"},
 };
 
