@@ -280,7 +280,7 @@ static void test_malformed(void) {
   expect_error("interpolation unknown", "{\"pretrained_cfg\": {\"interpolation\": \"nearest\"}}", vit_b16,
                "interpolation nearest bicubic");
   expect_error("crop_pct", "{\"pretrained_cfg\": {\"crop_pct\": 0}}", vit_b16, "crop_pct");
-  expect_error("mean length", "{\"pretrained_cfg\": {\"mean\": [0.5, 0.5], \"std\": [1, 1, 1]}}", vit_b16, "mean 3");
+  expect_error("mean length", "{\"pretrained_cfg\": {\"mean\": [0.5, 0.5], \"std\": [1, 1, 1]}}", vit_b16, "mean 1 3");
   expect_error("std zero", "{\"pretrained_cfg\": {\"mean\": [0, 0, 0], \"std\": [1, 0, 1]}}", vit_b16,
                "std [1] 0 positive");
   expect_error("global_pool map", "{\"global_pool\": \"map\"}", vit_b16, "global_pool map");
@@ -302,6 +302,12 @@ static void test_malformed(void) {
         "label_names: %s", err.msg);
   fv_vit_config_free(&c);
   CHECK(c.label_names == NULL && c.n_labels == 0, "free resets labels");
+  /* A single-channel model's config may give one mean and one std. */
+  CHECK(load("{\"architecture\": \"vit_base_patch16_224\", \"pretrained_cfg\": {\"mean\": [0.25], \"std\": [0.5]}}",
+             vit_b16, &c, &err) == FV_OK &&
+            c.mean[0] == 0.25f && c.mean[2] == 0.25f && c.std[1] == 0.5f,
+        "one-element mean/std: %s", err.msg);
+  fv_vit_config_free(&c);
 }
 
 static void test_default(void) {

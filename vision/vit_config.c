@@ -137,9 +137,12 @@ static fv_status parse_float3(const char *path, const cJSON *obj, const char *ke
                               fv_error *err) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
   if (!v || cJSON_IsNull(v)) return FV_OK;
-  if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 3)
-    return fv_fail(err, "%s: pretrained_cfg \"%s\" is %s%s, expected an array of 3 numbers", path, key, json_kind(v),
-                   cJSON_IsArray(v) ? " of the wrong length" : "");
+  /* One value per channel: 3, or 1 for single-channel models (one value also fills all three,
+   * as timm's transforms broadcast it). */
+  int n = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
+  if (n != 3 && n != 1)
+    return fv_fail(err, "%s: pretrained_cfg \"%s\" is %s%s, expected an array of 1 or 3 numbers", path, key,
+                   json_kind(v), cJSON_IsArray(v) ? " of the wrong length" : "");
   int i = 0;
   for (const cJSON *e = v->child; e; e = e->next, i++) {
     if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) || (positive && !(e->valuedouble > 0)) ||
@@ -150,6 +153,7 @@ static fv_status parse_float3(const char *path, const cJSON *obj, const char *ke
                                          key, i, json_kind(e), positive ? " positive" : "");
     out[i] = (float)e->valuedouble;
   }
+  if (n == 1) out[1] = out[2] = out[0];
   return FV_OK;
 }
 
