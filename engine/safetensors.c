@@ -14,6 +14,7 @@
  * (a hole wastes bytes but cannot make us read anything wrong). Every message names the
  * file, the tensor, the value found and what was expected. */
 #include "safetensors.h"
+#include "file.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -59,18 +60,6 @@ static int json_uint(const cJSON *item, uint64_t *out) {
   return 1;
 }
 
-/* Describes a JSON value briefly for messages ("a string", "an array of 3", ...). */
-static const char *json_kind(const cJSON *item) {
-  if (!item) return "nothing";
-  if (cJSON_IsNumber(item)) return "a number";
-  if (cJSON_IsString(item)) return "a string";
-  if (cJSON_IsArray(item)) return "an array";
-  if (cJSON_IsObject(item)) return "an object";
-  if (cJSON_IsBool(item)) return "a boolean";
-  if (cJSON_IsNull(item)) return "null";
-  return "an invalid value";
-}
-
 static int cmp_begin(const void *a, const void *b) {
   const fv_st_tensor *x = *(fv_st_tensor *const *)a, *y = *(fv_st_tensor *const *)b;
   const char *xm = (const char *)x->data, *ym = (const char *)y->data;
@@ -85,11 +74,11 @@ static int cmp_name(const void *a, const void *b) {
 /* Validates the "__metadata__" entry: an object whose values are strings. */
 static fv_status check_metadata(const char *path, const cJSON *meta, fv_error *err) {
   if (!cJSON_IsObject(meta))
-    return fv_fail(err, "%s: \"__metadata__\" is %s, expected an object of strings", path, json_kind(meta));
+    return fv_fail(err, "%s: \"__metadata__\" is %s, expected an object of strings", path, fv_json_kind(meta));
   for (const cJSON *m = meta->child; m; m = m->next)
     if (!cJSON_IsString(m))
       return fv_fail(err, "%s: \"__metadata__\" entry \"%s\" is %s, expected a string", path,
-                     m->string ? m->string : "?", json_kind(m));
+                     m->string ? m->string : "?", fv_json_kind(m));
   return FV_OK;
 }
 
@@ -99,14 +88,14 @@ static fv_status parse_entry(const char *path, const cJSON *e, const uint8_t *da
   const char *name = e->string;
   if (!cJSON_IsObject(e))
     return fv_fail(err, "%s: tensor \"%s\" is %s in the header, expected an object with dtype, shape and data_offsets",
-                   path, name, json_kind(e));
+                   path, name, fv_json_kind(e));
   const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(e, "dtype");
   const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
   const cJSON *offsets = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
 
   if (!cJSON_IsString(dtype))
     return fv_fail(err, "%s: tensor \"%s\" has dtype %s, expected a string such as \"F32\"", path, name,
-                   json_kind(dtype));
+                   fv_json_kind(dtype));
   if (!parse_dtype(dtype->valuestring, &t->dtype)) {
     if (is_known_dtype(dtype->valuestring))
       return fv_fail(err, "%s: tensor \"%s\" has unsupported dtype %s, expected F32, F16 or BF16", path, name,
@@ -117,7 +106,7 @@ static fv_status parse_entry(const char *path, const cJSON *e, const uint8_t *da
 
   if (!cJSON_IsArray(shape))
     return fv_fail(err, "%s: tensor \"%s\" has shape %s, expected an array of dimensions", path, name,
-                   json_kind(shape));
+                   fv_json_kind(shape));
   int ndim = cJSON_GetArraySize(shape);
   if (ndim > FV_ST_MAX_DIMS)
     return fv_fail(err, "%s: tensor \"%s\" has %d dimensions, expected at most %d", path, name, ndim, FV_ST_MAX_DIMS);
@@ -127,7 +116,7 @@ static fv_status parse_entry(const char *path, const cJSON *e, const uint8_t *da
     uint64_t v;
     if (!json_uint(s, &v))
       return fv_fail(err, "%s: tensor \"%s\" shape[%d] is %s%s, expected a non-negative integer", path, name, d,
-                     json_kind(s), cJSON_IsNumber(s) ? " that is negative, fractional or too large" : "");
+                     fv_json_kind(s), cJSON_IsNumber(s) ? " that is negative, fractional or too large" : "");
     /* numel * v must stay below 2^62 so numel x dtype size cannot overflow either */
     if (v != 0 && numel > (UINT64_C(1) << 62) / v)
       return fv_fail(err, "%s: tensor \"%s\" shape has more than 2^62 elements (dimension %d is %llu)", path, name, d,
@@ -141,7 +130,7 @@ static fv_status parse_entry(const char *path, const cJSON *e, const uint8_t *da
   if (!cJSON_IsArray(offsets) || cJSON_GetArraySize(offsets) != 2 || !json_uint(offsets->child, &begin) ||
       !json_uint(offsets->child->next, &end))
     return fv_fail(err, "%s: tensor \"%s\" has data_offsets %s, expected [begin, end] of two non-negative integers",
-                   path, name, cJSON_IsArray(offsets) ? "of the wrong length or type" : json_kind(offsets));
+                   path, name, cJSON_IsArray(offsets) ? "of the wrong length or type" : fv_json_kind(offsets));
   if (begin > end || end > data_size)
     return fv_fail(err,
                    "%s: tensor \"%s\" has data_offsets [%llu, %llu] outside the data area of %llu bytes "
@@ -296,7 +285,7 @@ fv_status fv_st_open(const char *path, fv_safetensors *st, fv_error *err) {
       goto fail;
     }
   if (!cJSON_IsObject(root)) {
-    fv_fail(err, "%s: header is %s, expected a JSON object", path, json_kind(root));
+    fv_fail(err, "%s: header is %s, expected a JSON object", path, fv_json_kind(root));
     goto fail;
   }
 

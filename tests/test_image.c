@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "engine/file.h"
 #include "vision/image.h"
 
 #define FIXTURES "tests/fixtures/preprocess/"
@@ -27,19 +28,9 @@
 #define JPEG_MEAN_DIFF 0.25
 
 static uint8_t *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-  if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  *len = (size_t)n;
-  return buf;
+  char *data = NULL;
+  fv_error err;
+  return fv_read_file(path, (size_t)64 << 20, &data, len, &err) ? NULL : (uint8_t *)data;
 }
 
 static int write_file(const char *path, const void *data, size_t len) {

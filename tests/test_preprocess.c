@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "engine/device.h"
+#include "engine/file.h"
 #include "vision/image.h"
 #include "vision/preprocess.h"
 
@@ -27,19 +28,9 @@
 #define MAX_LEVELS_JPEG (4.0 + 1e-3)
 
 static void *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc(n > 0 ? (size_t)n + 1 : 1);
-  if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  *len = (size_t)n;
-  return buf;
+  char *data = NULL;
+  fv_error err;
+  return fv_read_file(path, (size_t)64 << 20, &data, len, &err) ? NULL : (void *)data;
 }
 
 /* PIL's pass: weighted sum of 8-bit values, rounded half up and clamped. */

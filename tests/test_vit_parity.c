@@ -11,26 +11,23 @@
 #include "check.h"
 #include "engine/device.h"
 #include "engine/exec.h"
+#include "engine/file.h"
 #include "vision/vit.h"
 
 #define FIXTURES "tests/fixtures/vit"
 
+/* A raw little-endian float32 file; NULL if unreadable or not a whole number of floats. */
 static float *read_floats(const char *path, size_t *count) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  float *data = NULL;
-  long size = -1;
-  if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-  if (size > 0 && size % 4 == 0 && fseek(f, 0, SEEK_SET) == 0) {
-    data = malloc((size_t)size);
-    if (data && fread(data, 1, (size_t)size, f) != (size_t)size) {
-      free(data);
-      data = NULL;
-    }
+  char *data = NULL;
+  size_t len = 0;
+  fv_error err;
+  *count = 0;
+  if (fv_read_file(path, (size_t)64 << 20, &data, &len, &err) || len == 0 || len % 4) {
+    free(data);
+    return NULL;
   }
-  fclose(f);
-  *count = data ? (size_t)size / 4 : 0;
-  return data;
+  *count = len / 4;
+  return (float *)data; /* malloc'd: suitably aligned for float */
 }
 
 /* Runs one fixture on dev (NULL: CPU executor) with the given storage; returns max |diff|.
@@ -91,8 +88,7 @@ int main(void) {
     float *expected = read_floats(path, &n_out);
     size_t per_image = (size_t)vit.cfg.in_chans * vit.cfg.img_size[0] * vit.cfg.img_size[1];
     int batch = per_image ? (int)(n_in / per_image) : 0;
-    CHECK(input && expected && batch >= 1 && n_in == batch * per_image &&
-              n_out == (size_t)batch * vit.cfg.num_classes,
+    CHECK(input && expected && batch >= 1 && n_in == batch * per_image && n_out == (size_t)batch * vit.cfg.num_classes,
           "%s: input.bin / expected_logits.bin do not match the model", dir);
     if (input && expected && batch >= 1 && n_out == (size_t)batch * vit.cfg.num_classes) {
       fixtures++;
@@ -119,7 +115,8 @@ int main(void) {
   }
   if (d) closedir(d);
   CHECK(fixtures >= 6, "expected at least 6 model fixtures in %s, found %d", FIXTURES, fixtures);
-  CHECK(fv_device_validation_errors(dev) == 0, "validation layer reported %d messages", fv_device_validation_errors(dev));
+  CHECK(fv_device_validation_errors(dev) == 0, "validation layer reported %d messages",
+        fv_device_validation_errors(dev));
   CHECK(fv_device_validation_errors(staging_dev) == 0, "validation layer reported %d messages (staging device)",
         fv_device_validation_errors(staging_dev));
   fv_device_close(dev);

@@ -9,7 +9,6 @@
  * model does not use are an error (they mean a variant we would silently compute wrong). */
 #include "vit.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,33 +16,7 @@
 #include <sys/stat.h>
 
 #include "../engine/dtype.h"
-
-static char *read_text(const char *path, size_t *len, fv_error *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fv_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    return NULL;
-  }
-  char *buf = NULL;
-  long size = -1;
-  if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-  if (size < 0 || size > (16L << 20) || fseek(f, 0, SEEK_SET) != 0) {
-    fv_fail(err, "%s: expected a JSON file of at most 16 MiB", path);
-    goto done;
-  }
-  buf = malloc((size_t)size + 1);
-  if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size) {
-    fv_fail(err, "%s: read failed", path);
-    free(buf);
-    buf = NULL;
-    goto done;
-  }
-  buf[size] = '\0';
-  *len = (size_t)size;
-done:
-  fclose(f);
-  return buf;
-}
+#include "../engine/file.h"
 
 static int is_dir(const char *p) {
   struct stat s;
@@ -63,8 +36,9 @@ fv_status fv_vit_load(const char *path, fv_vit *vit, fv_error *err) {
     snprintf(weights, sizeof weights, "%s/model.safetensors", path);
     snprintf(config, sizeof config, "%s/config.json", path);
     if (!is_file(weights))
-      return fv_fail(err, "%s: model folder has no model.safetensors (expected a timm hub folder with config.json "
-                          "and model.safetensors)",
+      return fv_fail(err,
+                     "%s: model folder has no model.safetensors (expected a timm hub folder with config.json "
+                     "and model.safetensors)",
                      path);
   } else if (is_file(path)) {
     snprintf(weights, sizeof weights, "%s", path);
@@ -76,8 +50,8 @@ fv_status fv_vit_load(const char *path, fv_vit *vit, fv_error *err) {
   }
   if (is_file(config)) {
     size_t len = 0;
-    char *text = read_text(config, &len, err);
-    if (!text) return FV_ERR;
+    char *text = NULL;
+    if (fv_read_file(config, (size_t)16 << 20, &text, &len, err)) return FV_ERR;
     fv_status st = fv_vit_config_parse(text, len, config, &vit->cfg, err);
     free(text);
     if (st) return FV_ERR;
@@ -179,7 +153,8 @@ static int prefix_tokens(builder *b, int *count) {
   struct {
     const char *name;
     int n;
-  } parts[3] = {{"cls_token", c->class_token ? 1 : 0}, {"dist_token", c->distilled ? 1 : 0}, {"reg_token", c->reg_tokens}};
+  } parts[3] = {
+      {"cls_token", c->class_token ? 1 : 0}, {"dist_token", c->distilled ? 1 : 0}, {"reg_token", c->reg_tokens}};
   int row = 0;
   for (int i = 0; i < 3 && !b->status; i++) {
     if (!parts[i].n) continue;
@@ -263,7 +238,8 @@ uint64_t fv_vit_bytes_per_image(const fv_vit *vit, size_t elem_size) {
   const fv_vit_config *c = &vit->cfg;
   int P = (c->class_token ? 1 : 0) + (c->distilled ? 1 : 0) + c->reg_tokens;
   uint64_t T = (uint64_t)(c->img_size[0] / c->patch_size) * (uint64_t)(c->img_size[1] / c->patch_size) + (uint64_t)P;
-  uint64_t widest = (uint64_t)c->mlp_hidden > 3u * (uint64_t)c->embed_dim ? (uint64_t)c->mlp_hidden : 3u * (uint64_t)c->embed_dim;
+  uint64_t widest =
+      (uint64_t)c->mlp_hidden > 3u * (uint64_t)c->embed_dim ? (uint64_t)c->mlp_hidden : 3u * (uint64_t)c->embed_dim;
   uint64_t patch_cols = (uint64_t)c->in_chans * (uint64_t)c->patch_size * (uint64_t)c->patch_size;
   if (patch_cols > widest) widest = patch_cols;
   return T * widest * elem_size;

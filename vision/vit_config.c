@@ -18,6 +18,7 @@
  * pooling, RoPE: their names fall outside the table and their extra tensors fail the load), and
  * dynamic image sizes (the positional embedding fixes the grid). */
 #include "vit_config.h"
+#include "../engine/file.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -67,16 +68,6 @@ void fv_vit_config_default(fv_vit_config *cfg) {
 
 /* ---- config.json -------------------------------------------------------------------------- */
 
-static const char *json_kind(const cJSON *item) {
-  if (cJSON_IsNumber(item)) return "a number";
-  if (cJSON_IsString(item)) return "a string";
-  if (cJSON_IsArray(item)) return "an array";
-  if (cJSON_IsObject(item)) return "an object";
-  if (cJSON_IsBool(item)) return "a boolean";
-  if (cJSON_IsNull(item)) return "null";
-  return "an invalid value";
-}
-
 static int json_int_value(const cJSON *v, int lo, int hi, int *out) {
   if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble != floor(v->valuedouble) ||
       v->valuedouble < lo || v->valuedouble > hi)
@@ -94,7 +85,7 @@ static fv_status get_int(const char *path, const cJSON *obj, const char *where, 
     if (cJSON_IsNumber(v))
       return fv_fail(err, "%s: %s\"%s\" is %g, expected an integer in %d..%d", path, where, key, v->valuedouble, lo,
                      hi);
-    return fv_fail(err, "%s: %s\"%s\" is %s, expected an integer in %d..%d", path, where, key, json_kind(v), lo, hi);
+    return fv_fail(err, "%s: %s\"%s\" is %s, expected an integer in %d..%d", path, where, key, fv_json_kind(v), lo, hi);
   }
   return FV_OK;
 }
@@ -104,7 +95,7 @@ static fv_status get_bool(const char *path, const cJSON *obj, const char *where,
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
   if (!v || cJSON_IsNull(v)) return FV_OK;
   if (!cJSON_IsBool(v))
-    return fv_fail(err, "%s: %s\"%s\" is %s, expected true or false", path, where, key, json_kind(v));
+    return fv_fail(err, "%s: %s\"%s\" is %s, expected true or false", path, where, key, fv_json_kind(v));
   *out = cJSON_IsTrue(v);
   return FV_OK;
 }
@@ -114,7 +105,8 @@ static fv_status get_string(const char *path, const cJSON *obj, const char *wher
                             fv_error *err) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
   if (!v || cJSON_IsNull(v)) return FV_OK;
-  if (!cJSON_IsString(v)) return fv_fail(err, "%s: %s\"%s\" is %s, expected a string", path, where, key, json_kind(v));
+  if (!cJSON_IsString(v))
+    return fv_fail(err, "%s: %s\"%s\" is %s, expected a string", path, where, key, fv_json_kind(v));
   *out = v->valuestring;
   return FV_OK;
 }
@@ -142,7 +134,7 @@ static fv_status parse_float3(const char *path, const cJSON *obj, const char *ke
   int n = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
   if (n != 3 && n != 1)
     return fv_fail(err, "%s: pretrained_cfg \"%s\" is %s%s, expected an array of 1 or 3 numbers", path, key,
-                   json_kind(v), cJSON_IsArray(v) ? " of the wrong length" : "");
+                   fv_json_kind(v), cJSON_IsArray(v) ? " of the wrong length" : "");
   int i = 0;
   for (const cJSON *e = v->child; e; e = e->next, i++) {
     if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) || (positive && !(e->valuedouble > 0)) ||
@@ -150,7 +142,7 @@ static fv_status parse_float3(const char *path, const cJSON *obj, const char *ke
       return cJSON_IsNumber(e) ? fv_fail(err, "%s: pretrained_cfg \"%s\"[%d] is %g, expected a finite%s number", path,
                                          key, i, e->valuedouble, positive ? " positive" : "")
                                : fv_fail(err, "%s: pretrained_cfg \"%s\"[%d] is %s, expected a finite%s number", path,
-                                         key, i, json_kind(e), positive ? " positive" : "");
+                                         key, i, fv_json_kind(e), positive ? " positive" : "");
     out[i] = (float)e->valuedouble;
   }
   if (n == 1) out[1] = out[2] = out[0];
@@ -159,17 +151,18 @@ static fv_status parse_float3(const char *path, const cJSON *obj, const char *ke
 
 static fv_status parse_pretrained_cfg(const char *path, const cJSON *pc, fv_vit_config *cfg, int input_size[3],
                                       fv_error *err) {
-  if (!cJSON_IsObject(pc)) return fv_fail(err, "%s: \"pretrained_cfg\" is %s, expected an object", path, json_kind(pc));
+  if (!cJSON_IsObject(pc))
+    return fv_fail(err, "%s: \"pretrained_cfg\" is %s, expected an object", path, fv_json_kind(pc));
   const cJSON *is = cJSON_GetObjectItemCaseSensitive(pc, "input_size");
   if (is && !cJSON_IsNull(is)) {
     if (!cJSON_IsArray(is) || cJSON_GetArraySize(is) != 3)
-      return fv_fail(err, "%s: pretrained_cfg \"input_size\" is %s%s, expected [C, H, W]", path, json_kind(is),
+      return fv_fail(err, "%s: pretrained_cfg \"input_size\" is %s%s, expected [C, H, W]", path, fv_json_kind(is),
                      cJSON_IsArray(is) ? " of the wrong length" : "");
     int i = 0;
     for (const cJSON *e = is->child; e; e = e->next, i++)
       if (!json_int_value(e, 1, MAX_DIM, &input_size[i]))
         return fv_fail(err, "%s: pretrained_cfg \"input_size\"[%d] is %s, expected a positive integer", path, i,
-                       json_kind(e));
+                       fv_json_kind(e));
   }
   const char *s = NULL;
   if (get_string(path, pc, "pretrained_cfg ", "interpolation", &s, err)) return FV_ERR;
@@ -195,8 +188,8 @@ static fv_status parse_pretrained_cfg(const char *path, const cJSON *pc, fv_vit_
   const cJSON *cp = cJSON_GetObjectItemCaseSensitive(pc, "crop_pct");
   if (cp && !cJSON_IsNull(cp)) {
     if (!cJSON_IsNumber(cp) || !(cp->valuedouble > 0 && cp->valuedouble <= 1))
-      return fv_fail(err, "%s: pretrained_cfg \"crop_pct\" is %s%s, expected a number in (0, 1]", path, json_kind(cp),
-                     cJSON_IsNumber(cp) ? " out of range" : "");
+      return fv_fail(err, "%s: pretrained_cfg \"crop_pct\" is %s%s, expected a number in (0, 1]", path,
+                     fv_json_kind(cp), cJSON_IsNumber(cp) ? " out of range" : "");
     cfg->crop_pct = (float)cp->valuedouble;
   }
   float mean[3] = {0}, std[3] = {0};
@@ -216,7 +209,7 @@ static fv_status parse_pretrained_cfg(const char *path, const cJSON *pc, fv_vit_
 static fv_status parse_model_args(const char *path, const cJSON *ma, fv_vit_config *cfg, fv_pool *pool,
                                   int *num_classes, fv_error *err) {
   const char *w = "model_args ";
-  if (!cJSON_IsObject(ma)) return fv_fail(err, "%s: \"model_args\" is %s, expected an object", path, json_kind(ma));
+  if (!cJSON_IsObject(ma)) return fv_fail(err, "%s: \"model_args\" is %s, expected an object", path, fv_json_kind(ma));
   const cJSON *img = cJSON_GetObjectItemCaseSensitive(ma, "img_size");
   if (img && !cJSON_IsNull(img)) {
     int h, wd;
@@ -228,7 +221,7 @@ static fv_status parse_model_args(const char *path, const cJSON *ma, fv_vit_conf
       cfg->img_size[1] = wd;
     } else {
       return fv_fail(err, "%s: model_args \"img_size\" is %s, expected a positive integer or [H, W]", path,
-                     json_kind(img));
+                     fv_json_kind(img));
     }
   }
   if (get_int(path, ma, w, "patch_size", 1, 4096, &cfg->patch_size, err) ||
@@ -246,7 +239,7 @@ static fv_status parse_model_args(const char *path, const cJSON *ma, fv_vit_conf
   const cJSON *r = cJSON_GetObjectItemCaseSensitive(ma, "mlp_ratio");
   if (r && !cJSON_IsNull(r)) {
     if (!cJSON_IsNumber(r) || !(r->valuedouble > 0 && r->valuedouble <= 1000))
-      return fv_fail(err, "%s: model_args \"mlp_ratio\" is %s, expected a positive number", path, json_kind(r));
+      return fv_fail(err, "%s: model_args \"mlp_ratio\" is %s, expected a positive number", path, fv_json_kind(r));
     cfg->mlp_ratio = (float)r->valuedouble;
   }
   const cJSON *iv = cJSON_GetObjectItemCaseSensitive(ma, "init_values");
@@ -256,7 +249,7 @@ static fv_status parse_model_args(const char *path, const cJSON *ma, fv_vit_conf
     else if (cJSON_IsNumber(iv) && isfinite(iv->valuedouble))
       cfg->layer_scale = iv->valuedouble != 0;
     else
-      return fv_fail(err, "%s: model_args \"init_values\" is %s, expected a number or null", path, json_kind(iv));
+      return fv_fail(err, "%s: model_args \"init_values\" is %s, expected a number or null", path, fv_json_kind(iv));
   }
   const char *s = NULL;
   if (get_string(path, ma, w, "global_pool", &s, err) || parse_pool(path, w, s, pool, err)) return FV_ERR;
@@ -274,14 +267,14 @@ static fv_status parse_model_args(const char *path, const cJSON *ma, fv_vit_conf
 
 static fv_status parse_labels(const char *path, const cJSON *ln, fv_vit_config *cfg, fv_error *err) {
   if (!cJSON_IsArray(ln))
-    return fv_fail(err, "%s: \"label_names\" is %s, expected an array of strings", path, json_kind(ln));
+    return fv_fail(err, "%s: \"label_names\" is %s, expected an array of strings", path, fv_json_kind(ln));
   int n = cJSON_GetArraySize(ln);
   cfg->label_names = calloc((size_t)(n > 0 ? n : 1), sizeof *cfg->label_names);
   if (!cfg->label_names) return fv_fail(err, "%s: out of memory for %d label names", path, n);
   int i = 0;
   for (const cJSON *e = ln->child; e; e = e->next, i++) {
     if (!cJSON_IsString(e))
-      return fv_fail(err, "%s: \"label_names\"[%d] is %s, expected a string", path, i, json_kind(e));
+      return fv_fail(err, "%s: \"label_names\"[%d] is %s, expected a string", path, i, fv_json_kind(e));
     cfg->label_names[i] = strdup(e->valuestring);
     if (!cfg->label_names[i]) return fv_fail(err, "%s: out of memory copying label %d", path, i);
     cfg->n_labels = i + 1;
@@ -299,7 +292,7 @@ fv_status fv_vit_config_parse(const char *json, size_t len, const char *path, fv
     goto fail;
   }
   if (!cJSON_IsObject(root)) {
-    fv_fail(err, "%s: top level is %s, expected a JSON object", path, json_kind(root));
+    fv_fail(err, "%s: top level is %s, expected a JSON object", path, fv_json_kind(root));
     goto fail;
   }
   const char *arch = NULL, *pool_s = NULL;
