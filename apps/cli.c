@@ -18,8 +18,9 @@ fv_status fv_cli_open_device(const char *spec, fv_device **dev, fv_error *err) {
   if (fv_device_open(spec, dev, err)) return FV_ERR;
   const fv_device_info *info = fv_device_get_info(*dev);
   if (info->is_cpu)
-    fprintf(stderr, "fovea: warning: running on %s, a CPU Vulkan implementation; a GPU would be much faster "
-                    "(--device cpu uses the native CPU executor)\n",
+    fprintf(stderr,
+            "fovea: warning: running on %s, a CPU Vulkan implementation; a GPU would be much faster "
+            "(--device cpu uses the native CPU executor)\n",
             info->name);
   return FV_OK;
 }

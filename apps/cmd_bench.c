@@ -19,14 +19,15 @@ static double now_seconds(void) {
 }
 
 static void usage(FILE *out) {
-  fprintf(out, "usage: fovea bench vit --arch NAME [--device D] [--batch N] [--iters N] [--fp16] [--json]\n\n"
-               "Runs timm architecture NAME (e.g. vit_base_patch16_224, deit_small_patch16_224) with random\n"
-               "weights and reports latency per image and the GFLOP/s of its matmul shapes.\n\n"
-               "  --device D   device index, 'auto' or 'cpu' (default: $FOVEA_DEVICE, auto)\n"
-               "  --batch N    images per forward pass (default 1)\n"
-               "  --iters N    timed replays after one warm-up (default 5)\n"
-               "  --fp16       fp16 storage\n"
-               "  --json       one JSON object on stdout\n");
+  fprintf(out,
+          "usage: fovea bench vit --arch NAME [--device D] [--batch N] [--iters N] [--fp16] [--json]\n\n"
+          "Runs timm architecture NAME (e.g. vit_base_patch16_224, deit_small_patch16_224) with random\n"
+          "weights and reports latency per image and the GFLOP/s of its matmul shapes.\n\n"
+          "  --device D   device index, 'auto' or 'cpu' (default: $FOVEA_DEVICE, auto)\n"
+          "  --batch N    images per forward pass (default 1)\n"
+          "  --iters N    timed replays after one warm-up (default 5)\n"
+          "  --fp16       fp16 storage\n"
+          "  --json       one JSON object on stdout\n");
 }
 
 /* Times `iters` replays of ex; returns seconds per replay. */
@@ -60,8 +61,8 @@ static fv_status gemm_rate(fv_device *dev, const fv_exec_options *eo, int64_t M,
   for (int64_t i = 0; i < M * K; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
   int64_t xs[2] = {M, K}, ws[2] = {N, K}, bs[1] = {N};
   int in = fv_input(&g, "x", FV_F32, 2, xs);
-  int out = fv_matmul(&g, in, fv_weight(&g, "w", 2, ws, w, FV_F32, 0), fv_weight(&g, "b", 1, bs, w + N * K, FV_F32, 0),
-                      gelu);
+  int out =
+      fv_matmul(&g, in, fv_weight(&g, "w", 2, ws, w, FV_F32, 0), fv_weight(&g, "b", 1, bs, w + N * K, FV_F32, 0), gelu);
   fv_mark_output(&g, out);
   double sec = 0;
   if (fv_exec_new(dev, &g, eo, &ex, err) || fv_exec_write(ex, in, x, (size_t)(M * K), err) ||
@@ -169,9 +170,10 @@ int fv_cmd_bench(int argc, char **argv) {
     fv_json_string(stdout, arch);
     printf(", \"device\": ");
     fv_json_string(stdout, fv_cli_device_name(dev));
-    printf(", \"storage\": \"%s\", \"batch\": %d, \"iters\": %d, \"latency_ms_per_batch\": %.3f, "
-           "\"latency_ms_per_image\": %.3f, \"images_per_second\": %.3f, \"gemm_gflops\": %.3f, \"gemm\": {",
-           fp16 ? "f16" : "f32", batch, iters, sec * 1e3, sec * 1e3 / batch, batch / sec, overall);
+    printf(
+        ", \"storage\": \"%s\", \"batch\": %d, \"iters\": %d, \"latency_ms_per_batch\": %.3f, "
+        "\"latency_ms_per_image\": %.3f, \"images_per_second\": %.3f, \"gemm_gflops\": %.3f, \"gemm\": {",
+        fp16 ? "f16" : "f32", batch, iters, sec * 1e3, sec * 1e3 / batch, batch / sec, overall);
     for (int s = 0; s < 4; s++)
       printf("%s\"%s\": {\"M\": %lld, \"N\": %lld, \"K\": %lld, \"gflops\": %.3f}", s ? ", " : "", shapes[s].name,
              (long long)M, (long long)shapes[s].N, (long long)shapes[s].K, rate[s]);
@@ -182,8 +184,8 @@ int fv_cmd_bench(int argc, char **argv) {
     printf("  latency      %.2f ms per batch, %.2f ms per image, %.2f images/s\n", sec * 1e3, sec * 1e3 / batch,
            batch / sec);
     for (int s = 0; s < 4; s++)
-      printf("  gemm %-5s   M=%lld N=%lld K=%lld: %.2f GFLOP/s\n", shapes[s].name, (long long)M,
-             (long long)shapes[s].N, (long long)shapes[s].K, rate[s]);
+      printf("  gemm %-5s   M=%lld N=%lld K=%lld: %.2f GFLOP/s\n", shapes[s].name, (long long)M, (long long)shapes[s].N,
+             (long long)shapes[s].K, rate[s]);
     printf("  gemm overall %.2f GFLOP/s (FLOP-weighted over the block's linear layers)\n", overall);
   }
   status = 0;

@@ -209,8 +209,7 @@ int fv_cmd_classify(int argc, char **argv) {
   int *slot_file = NULL;
   profile_sum prof = {0};
 
-  if (parse(argc, argv, &o, &err) || collect(&o, &files, &n_files, &err) ||
-      fv_cli_open_device(o.device, &dev, &err)) {
+  if (parse(argc, argv, &o, &err) || collect(&o, &files, &n_files, &err) || fv_cli_open_device(o.device, &dev, &err)) {
     fv_cli_error(err.msg);
     goto done;
   }
@@ -261,7 +260,8 @@ int fv_cmd_classify(int argc, char **argv) {
   fv_progress_finish(&bar);
   if (o.profile) profile_print(&prof, dev);
   if (dev && fv_device_validation_errors(dev)) {
-    fprintf(stderr, "fovea: error: the Vulkan validation layer reported %d message(s)\n", fv_device_validation_errors(dev));
+    fprintf(stderr, "fovea: error: the Vulkan validation layer reported %d message(s)\n",
+            fv_device_validation_errors(dev));
     goto done;
   }
   status = failures ? 1 : 0;

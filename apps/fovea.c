@@ -18,13 +18,15 @@ static const struct {
 };
 
 static void usage(FILE *out) {
-  fprintf(out, "usage: fovea <command> [options]\n\n"
-               "Fovea runs vision models on any Vulkan GPU, or on the CPU (--device cpu).\n\ncommands:\n");
+  fprintf(out,
+          "usage: fovea <command> [options]\n\n"
+          "Fovea runs vision models on any Vulkan GPU, or on the CPU (--device cpu).\n\ncommands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
-  fprintf(out, "\nRun `fovea <command> --help` for a command's options.\n"
-               "Environment: FOVEA_DEVICE (device index, 'auto' or 'cpu'), FOVEA_VALIDATE=1 (Khronos validation "
-               "layer),\nXDG_CACHE_HOME (pipeline cache under $XDG_CACHE_HOME/fovea).\n");
+  fprintf(out,
+          "\nRun `fovea <command> --help` for a command's options.\n"
+          "Environment: FOVEA_DEVICE (device index, 'auto' or 'cpu'), FOVEA_VALIDATE=1 (Khronos validation "
+          "layer),\nXDG_CACHE_HOME (pipeline cache under $XDG_CACHE_HOME/fovea).\n");
 }
 
 int main(int argc, char **argv) {

@@ -16,25 +16,25 @@ static const char *COOPERATIVE_MATRIX_EXT = "VK_KHR_cooperative_matrix";
 
 const char *fv_vk_result_name(VkResult r) {
   switch (r) {
-  case VK_SUCCESS: return "VK_SUCCESS";
-  case VK_NOT_READY: return "VK_NOT_READY";
-  case VK_TIMEOUT: return "VK_TIMEOUT";
-  case VK_INCOMPLETE: return "VK_INCOMPLETE";
-  case VK_ERROR_OUT_OF_HOST_MEMORY: return "VK_ERROR_OUT_OF_HOST_MEMORY";
-  case VK_ERROR_OUT_OF_DEVICE_MEMORY: return "VK_ERROR_OUT_OF_DEVICE_MEMORY";
-  case VK_ERROR_INITIALIZATION_FAILED: return "VK_ERROR_INITIALIZATION_FAILED";
-  case VK_ERROR_DEVICE_LOST: return "VK_ERROR_DEVICE_LOST";
-  case VK_ERROR_MEMORY_MAP_FAILED: return "VK_ERROR_MEMORY_MAP_FAILED";
-  case VK_ERROR_LAYER_NOT_PRESENT: return "VK_ERROR_LAYER_NOT_PRESENT";
-  case VK_ERROR_EXTENSION_NOT_PRESENT: return "VK_ERROR_EXTENSION_NOT_PRESENT";
-  case VK_ERROR_FEATURE_NOT_PRESENT: return "VK_ERROR_FEATURE_NOT_PRESENT";
-  case VK_ERROR_INCOMPATIBLE_DRIVER: return "VK_ERROR_INCOMPATIBLE_DRIVER";
-  case VK_ERROR_TOO_MANY_OBJECTS: return "VK_ERROR_TOO_MANY_OBJECTS";
-  case VK_ERROR_FORMAT_NOT_SUPPORTED: return "VK_ERROR_FORMAT_NOT_SUPPORTED";
-  case VK_ERROR_FRAGMENTED_POOL: return "VK_ERROR_FRAGMENTED_POOL";
-  case VK_ERROR_OUT_OF_POOL_MEMORY: return "VK_ERROR_OUT_OF_POOL_MEMORY";
-  case VK_ERROR_INVALID_SHADER_NV: return "VK_ERROR_INVALID_SHADER_NV";
-  default: return "VkResult error";
+    case VK_SUCCESS: return "VK_SUCCESS";
+    case VK_NOT_READY: return "VK_NOT_READY";
+    case VK_TIMEOUT: return "VK_TIMEOUT";
+    case VK_INCOMPLETE: return "VK_INCOMPLETE";
+    case VK_ERROR_OUT_OF_HOST_MEMORY: return "VK_ERROR_OUT_OF_HOST_MEMORY";
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY: return "VK_ERROR_OUT_OF_DEVICE_MEMORY";
+    case VK_ERROR_INITIALIZATION_FAILED: return "VK_ERROR_INITIALIZATION_FAILED";
+    case VK_ERROR_DEVICE_LOST: return "VK_ERROR_DEVICE_LOST";
+    case VK_ERROR_MEMORY_MAP_FAILED: return "VK_ERROR_MEMORY_MAP_FAILED";
+    case VK_ERROR_LAYER_NOT_PRESENT: return "VK_ERROR_LAYER_NOT_PRESENT";
+    case VK_ERROR_EXTENSION_NOT_PRESENT: return "VK_ERROR_EXTENSION_NOT_PRESENT";
+    case VK_ERROR_FEATURE_NOT_PRESENT: return "VK_ERROR_FEATURE_NOT_PRESENT";
+    case VK_ERROR_INCOMPATIBLE_DRIVER: return "VK_ERROR_INCOMPATIBLE_DRIVER";
+    case VK_ERROR_TOO_MANY_OBJECTS: return "VK_ERROR_TOO_MANY_OBJECTS";
+    case VK_ERROR_FORMAT_NOT_SUPPORTED: return "VK_ERROR_FORMAT_NOT_SUPPORTED";
+    case VK_ERROR_FRAGMENTED_POOL: return "VK_ERROR_FRAGMENTED_POOL";
+    case VK_ERROR_OUT_OF_POOL_MEMORY: return "VK_ERROR_OUT_OF_POOL_MEMORY";
+    case VK_ERROR_INVALID_SHADER_NV: return "VK_ERROR_INVALID_SHADER_NV";
+    default: return "VkResult error";
   }
 }
 
@@ -44,9 +44,9 @@ fv_status fv_vk_check(VkResult r, const char *what, fv_error *err) {
 }
 
 static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
-                                                          VkDebugUtilsMessageTypeFlagsEXT type,
-                                                          const VkDebugUtilsMessengerCallbackDataEXT *data,
-                                                          void *user) {
+                                                            VkDebugUtilsMessageTypeFlagsEXT type,
+                                                            const VkDebugUtilsMessengerCallbackDataEXT *data,
+                                                            void *user) {
   (void)type;
   fv_device *dev = user;
   if (severity & (VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT)) {
@@ -101,8 +101,9 @@ static int validation_requested(void) {
 static fv_status create_instance(fv_device *dev, fv_error *err) {
   VkResult r = volkInitialize();
   if (r != VK_SUCCESS)
-    return fv_fail(err, "Vulkan: no Vulkan loader found (libvulkan.so.1); install one (Debian: libvulkan1 and "
-                        "mesa-vulkan-drivers) or use --device cpu");
+    return fv_fail(err,
+                   "Vulkan: no Vulkan loader found (libvulkan.so.1); install one (Debian: libvulkan1 and "
+                   "mesa-vulkan-drivers) or use --device cpu");
   uint32_t version = volkGetInstanceVersion();
   if (version < VK_API_VERSION_1_1)
     return fv_fail(err, "Vulkan: the loader supports Vulkan %u.%u, Fovea needs 1.1 or newer",
@@ -121,8 +122,9 @@ static fv_status create_instance(fv_device *dev, fv_error *err) {
   dev->validate = validation_requested();
   if (dev->validate) {
     if (!has_layer(VALIDATION_LAYER))
-      return fv_fail(err, "Vulkan: FOVEA_VALIDATE is set but the layer %s is not installed (Debian: "
-                          "vulkan-validationlayers)",
+      return fv_fail(err,
+                     "Vulkan: FOVEA_VALIDATE is set but the layer %s is not installed (Debian: "
+                     "vulkan-validationlayers)",
                      VALIDATION_LAYER);
     if (!has_instance_extension(VK_EXT_DEBUG_UTILS_EXTENSION_NAME))
       return fv_fail(err, "Vulkan: FOVEA_VALIDATE is set but %s is missing", VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
@@ -133,13 +135,14 @@ static fv_status create_instance(fv_device *dev, fv_error *err) {
                            .pApplicationName = "fovea",
                            .pEngineName = "fovea",
                            .apiVersion = api};
-  VkDebugUtilsMessengerCreateInfoEXT messenger = {
-      .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
-      .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
-      .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
-                     VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
-      .pfnUserCallback = on_validation_message,
-      .pUserData = dev};
+  VkDebugUtilsMessengerCreateInfoEXT messenger = {.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+                                                  .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                                                                     VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+                                                  .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
+                                                                 VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                                                                 VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
+                                                  .pfnUserCallback = on_validation_message,
+                                                  .pUserData = dev};
   VkInstanceCreateInfo info = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
                                .pNext = dev->validate ? &messenger : NULL,
                                .flags = flags,
@@ -151,30 +154,29 @@ static fv_status create_instance(fv_device *dev, fv_error *err) {
   if (fv_vk_check(vkCreateInstance(&info, NULL, &dev->instance), "vkCreateInstance", err)) return FV_ERR;
   volkLoadInstance(dev->instance);
   dev->api_version = api;
-  if (dev->validate &&
-      fv_vk_check(vkCreateDebugUtilsMessengerEXT(dev->instance, &messenger, NULL, &dev->messenger),
-                  "vkCreateDebugUtilsMessengerEXT", err))
+  if (dev->validate && fv_vk_check(vkCreateDebugUtilsMessengerEXT(dev->instance, &messenger, NULL, &dev->messenger),
+                                   "vkCreateDebugUtilsMessengerEXT", err))
     return FV_ERR;
   return FV_OK;
 }
 
 static const char *type_name(VkPhysicalDeviceType t) {
   switch (t) {
-  case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
-  case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
-  case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
-  case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
-  default: return "other";
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
+    default: return "other";
   }
 }
 
 static int type_rank(VkPhysicalDeviceType t) {
   switch (t) {
-  case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 0;
-  case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 1;
-  case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
-  case VK_PHYSICAL_DEVICE_TYPE_CPU: return 3;
-  default: return 4;
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 0;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 1;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return 3;
+    default: return 4;
   }
 }
 
@@ -280,8 +282,9 @@ static fv_status list_devices(fv_device *dev, fv_error *err) {
   if (fv_vk_check(vkEnumeratePhysicalDevices(dev->instance, &n, NULL), "vkEnumeratePhysicalDevices", err))
     return FV_ERR;
   if (n == 0)
-    return fv_fail(err, "Vulkan: no Vulkan devices found; install a driver (Debian: mesa-vulkan-drivers) or use "
-                        "--device cpu");
+    return fv_fail(err,
+                   "Vulkan: no Vulkan devices found; install a driver (Debian: mesa-vulkan-drivers) or use "
+                   "--device cpu");
   VkPhysicalDevice *pds = calloc(n, sizeof *pds);
   dev->candidates = calloc(n, sizeof *dev->candidates);
   if (!pds || !dev->candidates) {
@@ -346,8 +349,9 @@ static fv_status create_device(fv_device *dev, fv_error *err) {
                                    .pQueuePriorities = &priority};
   VkPhysicalDevice16BitStorageFeatures storage16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
                                                     .storageBuffer16BitAccess = (VkBool32)info->storage16};
-  VkPhysicalDeviceShaderFloat16Int8Features f16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES,
-                                                   .shaderFloat16 = (VkBool32)info->fp16_arithmetic};
+  VkPhysicalDeviceShaderFloat16Int8Features f16 = {
+      .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES,
+      .shaderFloat16 = (VkBool32)info->fp16_arithmetic};
   if (dev->api_version >= VK_API_VERSION_1_2 && info->api_version >= VK_API_VERSION_1_2) storage16.pNext = &f16;
   VkPhysicalDeviceFeatures2 feats = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &storage16};
   VkDeviceCreateInfo create = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
@@ -443,12 +447,14 @@ static void print_info(FILE *out, int index, const fv_device_info *i, int json, 
   fprintf(out, "   uuid              %s\n", uuid);
   fprintf(out, "   fp16              storage %s, arithmetic %s\n", i->storage16 ? "yes" : "no",
           i->fp16_arithmetic ? "yes" : "no");
-  fprintf(out, "   subgroups         size %u, arithmetic %s\n", i->subgroup_size, i->subgroup_arithmetic ? "yes" : "no");
+  fprintf(out, "   subgroups         size %u, arithmetic %s\n", i->subgroup_size,
+          i->subgroup_arithmetic ? "yes" : "no");
   fprintf(out, "   cooperative matrix %s (not used yet)\n", i->cooperative_matrix ? "advertised" : "no");
   fprintf(out, "   memory            %.1f GiB device-local, %s\n", (double)i->device_local_bytes / (1 << 30),
           i->unified_memory ? "unified (mapped directly)" : "discrete (staging uploads)");
-  fprintf(out, "   limits            storage binding %.0f MiB, allocation %.0f MiB, shared %u KiB, "
-               "workgroup %u invocations, groups %u x %u x %u\n",
+  fprintf(out,
+          "   limits            storage binding %.0f MiB, allocation %.0f MiB, shared %u KiB, "
+          "workgroup %u invocations, groups %u x %u x %u\n",
           (double)i->max_storage_buffer_range / (1 << 20), (double)i->max_allocation / (1 << 20),
           i->max_shared_bytes / 1024, i->max_workgroup_invocations, i->max_workgroup_count[0],
           i->max_workgroup_count[1], i->max_workgroup_count[2]);
@@ -463,7 +469,8 @@ fv_status fv_device_list(FILE *out, int json, fv_error *err) {
     st = FV_ERR;
   } else {
     if (json) fprintf(out, "[\n");
-    for (int i = 0; i < dev->n_candidates; i++) print_info(out, i, &dev->candidates[i].info, json, i + 1 == dev->n_candidates);
+    for (int i = 0; i < dev->n_candidates; i++)
+      print_info(out, i, &dev->candidates[i].info, json, i + 1 == dev->n_candidates);
     if (json) fprintf(out, "]\n");
   }
   fv_device_close(dev);

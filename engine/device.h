@@ -17,7 +17,7 @@
 typedef struct fv_device_info {
   char name[256];
   char driver[2 * 256 + 2]; /* driverName and driverInfo */
-  const char *type; /* "discrete", "integrated", "virtual", "cpu", "other" */
+  const char *type;         /* "discrete", "integrated", "virtual", "cpu", "other" */
   int is_cpu;
   uint32_t vendor_id, device_id, driver_version, api_version;
   uint8_t uuid[16];

@@ -6,20 +6,20 @@
 
 size_t fv_dtype_size(fv_dtype t) {
   switch (t) {
-  case FV_F32: return 4;
-  case FV_F16:
-  case FV_BF16: return 2;
-  case FV_U8: return 1;
+    case FV_F32: return 4;
+    case FV_F16:
+    case FV_BF16: return 2;
+    case FV_U8: return 1;
   }
   return 0;
 }
 
 const char *fv_dtype_name(fv_dtype t) {
   switch (t) {
-  case FV_F32: return "F32";
-  case FV_F16: return "F16";
-  case FV_BF16: return "BF16";
-  case FV_U8: return "U8";
+    case FV_F32: return "F32";
+    case FV_F16: return "F16";
+    case FV_BF16: return "BF16";
+    case FV_U8: return "U8";
   }
   return "?";
 }
@@ -78,15 +78,15 @@ void fv_convert_to_f32(const void *src, fv_dtype src_type, float *dst, size_t n)
   const unsigned char *p = src;
   for (size_t i = 0; i < n; i++) {
     switch (src_type) {
-    case FV_F32: memcpy(&dst[i], p + 4 * i, 4); break;
-    case FV_F16:
-    case FV_BF16: {
-      uint16_t h;
-      memcpy(&h, p + 2 * i, 2);
-      dst[i] = src_type == FV_F16 ? fv_f16_to_f32(h) : fv_bf16_to_f32(h);
-      break;
-    }
-    case FV_U8: dst[i] = (float)p[i]; break;
+      case FV_F32: memcpy(&dst[i], p + 4 * i, 4); break;
+      case FV_F16:
+      case FV_BF16: {
+        uint16_t h;
+        memcpy(&h, p + 2 * i, 2);
+        dst[i] = src_type == FV_F16 ? fv_f16_to_f32(h) : fv_bf16_to_f32(h);
+        break;
+      }
+      case FV_U8: dst[i] = (float)p[i]; break;
     }
   }
 }

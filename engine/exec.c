@@ -3,14 +3,12 @@
 
 #include <string.h>
 
-fv_status fv_exec_new(fv_device *dev, const fv_graph *g, const fv_exec_options *opt, fv_exec **out,
-                      fv_error *err) {
+fv_status fv_exec_new(fv_device *dev, const fv_graph *g, const fv_exec_options *opt, fv_exec **out, fv_error *err) {
   fv_exec_options defaults = {.storage = FV_F32};
   if (!opt) opt = &defaults;
   if (g->status != FV_OK) return fv_fail(err, "%s", g->error.msg);
   if (opt->storage != FV_F32 && opt->storage != FV_F16)
-    return fv_fail(err, "executor: storage type %s is not supported, expected F32 or F16",
-                   fv_dtype_name(opt->storage));
+    return fv_fail(err, "executor: storage type %s is not supported, expected F32 or F16", fv_dtype_name(opt->storage));
   return dev ? fv_vk_exec_new(dev, g, opt, out, err) : fv_cpu_exec_new(g, opt, out, err);
 }
 

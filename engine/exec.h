@@ -16,14 +16,13 @@ typedef struct fv_device fv_device; /* device.h; NULL means the CPU executor */
 typedef struct fv_exec fv_exec;
 
 typedef struct fv_exec_options {
-  fv_dtype storage; /* FV_F32 or FV_F16: how activations and weights are stored on the device */
-  int profile;      /* record per-node GPU timestamps (Vulkan only) */
+  fv_dtype storage;   /* FV_F32 or FV_F16: how activations and weights are stored on the device */
+  int profile;        /* record per-node GPU timestamps (Vulkan only) */
   double chunk_flops; /* Vulkan: estimated work per submission; 0 = default (watchdog-safe) */
 } fv_exec_options;
 
 /* The graph must outlive the executor (weights may be read lazily). */
-fv_status fv_exec_new(fv_device *dev, const fv_graph *g, const fv_exec_options *opt, fv_exec **out,
-                      fv_error *err);
+fv_status fv_exec_new(fv_device *dev, const fv_graph *g, const fv_exec_options *opt, fv_exec **out, fv_error *err);
 void fv_exec_free(fv_exec *ex);
 
 /* Writes an INPUT node: `count` elements, float for F32 inputs, bytes for U8 inputs. */
@@ -36,8 +35,8 @@ fv_status fv_exec_read(fv_exec *ex, int node, float *dst, size_t count, fv_error
 typedef struct fv_profile_entry {
   const char *op;     /* op name (fv_op_name) */
   const char *kernel; /* the node's first kernel, e.g. "matmul_reg" */
-  double ms;        /* total milliseconds over all nodes of this op in the last run */
-  int nodes;        /* how many nodes contributed */
+  double ms;          /* total milliseconds over all nodes of this op in the last run */
+  int nodes;          /* how many nodes contributed */
 } fv_profile_entry;
 /* Fills up to cap entries, returns how many; 0 when profiling is off or on the CPU. */
 int fv_exec_profile(fv_exec *ex, fv_profile_entry *entries, int cap);
@@ -58,7 +57,6 @@ struct fv_exec {
 };
 
 fv_status fv_cpu_exec_new(const fv_graph *g, const fv_exec_options *opt, fv_exec **out, fv_error *err);
-fv_status fv_vk_exec_new(fv_device *dev, const fv_graph *g, const fv_exec_options *opt, fv_exec **out,
-                         fv_error *err);
+fv_status fv_vk_exec_new(fv_device *dev, const fv_graph *g, const fv_exec_options *opt, fv_exec **out, fv_error *err);
 
 #endif

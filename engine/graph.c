@@ -23,12 +23,18 @@ int64_t fv_node_numel(const fv_node *n) {
 
 const char *fv_op_name(fv_op op) {
   static const char *names[FV_OP_COUNT] = {
-      [FV_OP_INPUT] = "input",          [FV_OP_WEIGHT] = "weight",
-      [FV_OP_MATMUL] = "matmul",        [FV_OP_LAYERNORM] = "layernorm",
-      [FV_OP_SOFTMAX] = "softmax",      [FV_OP_ATTENTION] = "attention",
-      [FV_OP_ADD] = "add",              [FV_OP_IM2COL] = "im2col",
-      [FV_OP_EMBED_TOKENS] = "embed_tokens", [FV_OP_TOKENS] = "tokens",
-      [FV_OP_RESAMPLE] = "resample",    [FV_OP_CROP_NORMALIZE] = "crop_normalize",
+      [FV_OP_INPUT] = "input",
+      [FV_OP_WEIGHT] = "weight",
+      [FV_OP_MATMUL] = "matmul",
+      [FV_OP_LAYERNORM] = "layernorm",
+      [FV_OP_SOFTMAX] = "softmax",
+      [FV_OP_ATTENTION] = "attention",
+      [FV_OP_ADD] = "add",
+      [FV_OP_IM2COL] = "im2col",
+      [FV_OP_EMBED_TOKENS] = "embed_tokens",
+      [FV_OP_TOKENS] = "tokens",
+      [FV_OP_RESAMPLE] = "resample",
+      [FV_OP_CROP_NORMALIZE] = "crop_normalize",
   };
   return op >= 0 && op < FV_OP_COUNT && names[op] ? names[op] : "?";
 }
@@ -53,8 +59,7 @@ static int push(fv_graph *g, fv_op op, int ndim, const int64_t *shape, int s0, i
   int srcs[3] = {s0, s1, s2};
   for (int i = 0; i < 3; i++)
     if (srcs[i] < -1 || srcs[i] >= g->count)
-      return fail(g, "graph: %s source %d is not an existing node (have %d)", fv_op_name(op), srcs[i],
-                  g->count);
+      return fail(g, "graph: %s source %d is not an existing node (have %d)", fv_op_name(op), srcs[i], g->count);
   if (ndim < 1 || ndim > FV_MAX_DIMS)
     return fail(g, "graph: %s has %d dimensions, expected 1..%d", fv_op_name(op), ndim, FV_MAX_DIMS);
   int64_t numel = 1;
@@ -63,8 +68,7 @@ static int push(fv_graph *g, fv_op op, int ndim, const int64_t *shape, int s0, i
       return fail(g, "graph: %s dimension %d is %lld, expected a positive size", fv_op_name(op), i,
                   (long long)shape[i]);
     numel *= shape[i];
-    if (numel > (1LL << 40))
-      return fail(g, "graph: %s has more than 2^40 elements", fv_op_name(op));
+    if (numel > (1LL << 40)) return fail(g, "graph: %s has more than 2^40 elements", fv_op_name(op));
   }
   /* shape may point into g->nodes (a source's shape): copy it before the array can move. */
   int64_t dims[FV_MAX_DIMS];
@@ -125,8 +129,8 @@ int fv_input(fv_graph *g, const char *name, fv_dtype dtype, int ndim, const int6
   return i;
 }
 
-int fv_weight(fv_graph *g, const char *name, int ndim, const int64_t *shape, const void *data,
-              fv_dtype data_dtype, int copy) {
+int fv_weight(fv_graph *g, const char *name, int ndim, const int64_t *shape, const void *data, fv_dtype data_dtype,
+              int copy) {
   if (data_dtype == FV_U8) return fail(g, "graph: weight %s cannot be U8", name ? name : "?");
   int i = push(g, FV_OP_WEIGHT, ndim, shape, -1, -1, -1);
   if (i < 0) return -1;
@@ -147,8 +151,7 @@ int fv_weight(fv_graph *g, const char *name, int ndim, const int64_t *shape, con
 }
 
 int fv_matmul(fv_graph *g, int a, int w, int bias, int gelu) {
-  if (!check_src(g, "matmul", a, 0) || !check_src(g, "matmul", w, 0) || !check_src(g, "matmul", bias, 1))
-    return -1;
+  if (!check_src(g, "matmul", a, 0) || !check_src(g, "matmul", w, 0) || !check_src(g, "matmul", bias, 1)) return -1;
   const fv_node *W = node(g, w);
   if (W->ndim != 2 || W->shape[1] != last_dim(g, a))
     return fail(g, "graph: matmul weight %s must be [N, %lld], got %d dims with last dim %lld", W->name,
@@ -168,16 +171,15 @@ int fv_matmul(fv_graph *g, int a, int w, int bias, int gelu) {
 static int check_vector(fv_graph *g, const char *op, int v, int64_t len) {
   if (v < 0) return 1;
   if (fv_node_numel(node(g, v)) != len) {
-    fail(g, "graph: %s parameter %s must have %lld elements, got %lld", op, node(g, v)->name,
-         (long long)len, (long long)fv_node_numel(node(g, v)));
+    fail(g, "graph: %s parameter %s must have %lld elements, got %lld", op, node(g, v)->name, (long long)len,
+         (long long)fv_node_numel(node(g, v)));
     return 0;
   }
   return 1;
 }
 
 int fv_layernorm(fv_graph *g, int x, int gamma, int beta, float eps) {
-  if (!check_src(g, "layernorm", x, 0) || !check_src(g, "layernorm", gamma, 1) ||
-      !check_src(g, "layernorm", beta, 1))
+  if (!check_src(g, "layernorm", x, 0) || !check_src(g, "layernorm", gamma, 1) || !check_src(g, "layernorm", beta, 1))
     return -1;
   if (!check_vector(g, "layernorm", gamma, last_dim(g, x)) || !check_vector(g, "layernorm", beta, last_dim(g, x)))
     return -1;
@@ -195,11 +197,10 @@ int fv_attention(fv_graph *g, int qkv, int heads, int head_dim, float scale) {
   if (!check_src(g, "attention", qkv, 0)) return -1;
   const fv_node *q = node(g, qkv);
   if (heads < 1 || head_dim < 1 || head_dim > 128)
-    return fail(g, "graph: attention needs heads >= 1 and head_dim in 1..128, got %d and %d", heads,
-                head_dim);
+    return fail(g, "graph: attention needs heads >= 1 and head_dim in 1..128, got %d and %d", heads, head_dim);
   if (q->ndim != 3 || q->shape[2] != 3LL * heads * head_dim)
-    return fail(g, "graph: attention input %s must be [B, T, 3*H*D] with 3*H*D = %lld, got last dim %lld",
-                q->name, 3LL * heads * head_dim, (long long)q->shape[q->ndim - 1]);
+    return fail(g, "graph: attention input %s must be [B, T, 3*H*D] with 3*H*D = %lld, got last dim %lld", q->name,
+                3LL * heads * head_dim, (long long)q->shape[q->ndim - 1]);
   int64_t shape[3] = {q->shape[0], q->shape[1], (int64_t)heads * head_dim};
   int i = push(g, FV_OP_ATTENTION, 3, shape, qkv, -1, -1);
   if (i >= 0) {
@@ -228,8 +229,8 @@ int fv_im2col(fv_graph *g, int image, int patch) {
   if (!check_src(g, "im2col", image, 0)) return -1;
   const fv_node *im = node(g, image);
   if (im->ndim != 4 || patch < 1 || im->shape[2] % patch || im->shape[3] % patch)
-    return fail(g, "graph: im2col needs a [B, C, H, W] input %s with H and W multiples of the patch %d",
-                im->name, patch);
+    return fail(g, "graph: im2col needs a [B, C, H, W] input %s with H and W multiples of the patch %d", im->name,
+                patch);
   int64_t gh = im->shape[2] / patch, gw = im->shape[3] / patch;
   int64_t shape[3] = {im->shape[0], gh * gw, im->shape[1] * patch * patch};
   int i = push(g, FV_OP_IM2COL, 3, shape, image, -1, -1);
@@ -269,8 +270,7 @@ static int tokens(fv_graph *g, int x, int start, int count, int mean) {
   if (!check_src(g, "tokens", x, 0)) return -1;
   const fv_node *X = node(g, x);
   if (X->ndim != 3 || start < 0 || count < 1 || start + (int64_t)count > X->shape[1])
-    return fail(g, "graph: token range [%d, %d+%d) of %s must lie inside its tokens", start, start, count,
-                X->name);
+    return fail(g, "graph: token range [%d, %d+%d) of %s must lie inside its tokens", start, start, count, X->name);
   int64_t shape[3] = {X->shape[0], mean ? X->shape[2] : count, X->shape[2]};
   int i = push(g, FV_OP_TOKENS, mean ? 2 : 3, shape, x, -1, -1);
   if (i >= 0) {
@@ -310,8 +310,8 @@ int fv_crop_normalize(fv_graph *g, int image, int top, int left, int height, int
   const fv_node *im = node(g, image);
   if (im->ndim != 3 || im->shape[2] > 4 || top < 0 || left < 0 || height < 1 || width < 1 ||
       top + (int64_t)height > im->shape[0] || left + (int64_t)width > im->shape[1])
-    return fail(g, "graph: crop %dx%d of %s at top %d, left %d lies outside the [H, W, C<=4] image", height,
-                width, im->name, top, left);
+    return fail(g, "graph: crop %dx%d of %s at top %d, left %d lies outside the [H, W, C<=4] image", height, width,
+                im->name, top, left);
   int64_t shape[3] = {im->shape[2], height, width};
   int channels = (int)im->shape[2]; /* im dangles once push grows the node array */
   int i = push(g, FV_OP_CROP_NORMALIZE, 3, shape, image, -1, -1);

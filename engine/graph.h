@@ -69,15 +69,35 @@ typedef struct fv_node {
   char name[96];
   int is_output; /* kept alive to the end and readable after a run */
   union {
-    struct { int gelu; } matmul;
-    struct { float eps; } norm;
-    struct { int heads, head_dim; float scale; } attn;
-    struct { float alpha, beta; } add;
-    struct { int patch; } im2col;
-    struct { int n_prefix, pos_offset; } embed;
-    struct { int start, count, mean; } tokens;
-    struct { int axis, taps, round_u8; } resample;
-    struct { int top, left; float mean[4], std[4]; } crop;
+    struct {
+      int gelu;
+    } matmul;
+    struct {
+      float eps;
+    } norm;
+    struct {
+      int heads, head_dim;
+      float scale;
+    } attn;
+    struct {
+      float alpha, beta;
+    } add;
+    struct {
+      int patch;
+    } im2col;
+    struct {
+      int n_prefix, pos_offset;
+    } embed;
+    struct {
+      int start, count, mean;
+    } tokens;
+    struct {
+      int axis, taps, round_u8;
+    } resample;
+    struct {
+      int top, left;
+      float mean[4], std[4];
+    } crop;
   } p;
   /* WEIGHT only: host data of shape[], element type data_dtype; owned by the graph
    * when owns_data is set, otherwise it must outlive the graph (e.g. an mmap). */
@@ -103,8 +123,8 @@ const char *fv_op_name(fv_op op);
  * (every later constructor then returns -1 too). Shapes are checked here, so an
  * executor may assume a well-formed graph. `name` may be NULL. */
 int fv_input(fv_graph *g, const char *name, fv_dtype dtype, int ndim, const int64_t *shape);
-int fv_weight(fv_graph *g, const char *name, int ndim, const int64_t *shape, const void *data,
-              fv_dtype data_dtype, int copy);
+int fv_weight(fv_graph *g, const char *name, int ndim, const int64_t *shape, const void *data, fv_dtype data_dtype,
+              int copy);
 int fv_matmul(fv_graph *g, int a, int w, int bias, int gelu);
 int fv_layernorm(fv_graph *g, int x, int gamma, int beta, float eps);
 int fv_softmax(fv_graph *g, int x);
@@ -115,8 +135,8 @@ int fv_embed_tokens(fv_graph *g, int patches, int prefix, int pos, int no_embed_
 int fv_tokens_mean(fv_graph *g, int x, int start, int count);
 int fv_tokens_slice(fv_graph *g, int x, int start, int count);
 int fv_resample(fv_graph *g, int image, int table, int axis, int out_size, int taps, int round_u8);
-int fv_crop_normalize(fv_graph *g, int image, int top, int left, int height, int width,
-                      const float *mean, const float *std);
+int fv_crop_normalize(fv_graph *g, int image, int top, int left, int height, int width, const float *mean,
+                      const float *std);
 void fv_mark_output(fv_graph *g, int node);
 void fv_set_name(fv_graph *g, int node, const char *name);
 

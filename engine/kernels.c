@@ -140,9 +140,8 @@ static fv_status create_pipeline(fv_device *dev, const fv_shader_blob *blob, fv_
                                                  .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                                  .descriptorCount = 1,
                                                  .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
-  VkDescriptorSetLayoutCreateInfo set_info = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-                                              .bindingCount = p->n_bind,
-                                              .pBindings = bindings};
+  VkDescriptorSetLayoutCreateInfo set_info = {
+      .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, .bindingCount = p->n_bind, .pBindings = bindings};
   if (fv_vk_check(vkCreateDescriptorSetLayout(dev->device, &set_info, NULL, &p->set_layout),
                   "vkCreateDescriptorSetLayout", err))
     return FV_ERR;
@@ -154,9 +153,8 @@ static fv_status create_pipeline(fv_device *dev, const fv_shader_blob *blob, fv_
                                             .pPushConstantRanges = &push};
   if (fv_vk_check(vkCreatePipelineLayout(dev->device, &layout_info, NULL, &p->layout), "vkCreatePipelineLayout", err))
     return FV_ERR;
-  VkShaderModuleCreateInfo module_info = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
-                                          .codeSize = (size_t)blob->count * 4,
-                                          .pCode = blob->words};
+  VkShaderModuleCreateInfo module_info = {
+      .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO, .codeSize = (size_t)blob->count * 4, .pCode = blob->words};
   VkShaderModule module;
   if (fv_vk_check(vkCreateShaderModule(dev->device, &module_info, NULL, &module), "vkCreateShaderModule", err))
     return FV_ERR;
@@ -174,8 +172,9 @@ static fv_status create_pipeline(fv_device *dev, const fv_shader_blob *blob, fv_
                                       .layout = p->layout};
   VkResult r = vkCreateComputePipelines(dev->device, dev->pipeline_cache, 1, &info, NULL, &p->pipeline);
   vkDestroyShaderModule(dev->device, module, NULL);
-  if (r != VK_SUCCESS) return fv_fail(err, "Vulkan: creating the pipeline for kernel %s (%s) failed with %s",
-                                      p->kernel, fv_dtype_name(p->storage), fv_vk_result_name(r));
+  if (r != VK_SUCCESS)
+    return fv_fail(err, "Vulkan: creating the pipeline for kernel %s (%s) failed with %s", p->kernel,
+                   fv_dtype_name(p->storage), fv_vk_result_name(r));
   return FV_OK;
 }
 
@@ -195,7 +194,8 @@ fv_status fv_kernels_get(fv_device *dev, const char *kernel, fv_dtype storage, c
     }
   }
   const fv_shader_blob *blob = fv_shader_find(kernel, storage);
-  if (!blob) return fv_fail(err, "kernel %s (%s storage) is not built into this binary", kernel, fv_dtype_name(storage));
+  if (!blob)
+    return fv_fail(err, "kernel %s (%s storage) is not built into this binary", kernel, fv_dtype_name(storage));
   if (storage == FV_F16 && !dev->info.storage16)
     return fv_fail(err, "device %s lacks 16-bit storage buffers, needed for fp16 storage; use fp32", dev->info.name);
   if (dev->n_pipelines == dev->cap_pipelines) {

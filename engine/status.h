@@ -16,11 +16,9 @@ typedef struct fv_error {
 } fv_error;
 
 /* Formats the message into err (if non-NULL) and returns FV_ERR. */
-fv_status fv_fail(fv_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+fv_status fv_fail(fv_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prepends "prefix: " to an existing message, keeping the root cause. */
-fv_status fv_fail_context(fv_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+fv_status fv_fail_context(fv_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

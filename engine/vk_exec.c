@@ -86,9 +86,9 @@ static VkDeviceSize node_bytes(const vk_exec *ex, const fv_node *n) {
 static double node_flops(const fv_graph *g, const fv_node *n) {
   double numel = (double)fv_node_numel(n);
   switch (n->op) {
-  case FV_OP_MATMUL: return 2.0 * numel * (double)g->nodes[n->src[1]].shape[1];
-  case FV_OP_ATTENTION: return 4.0 * numel * (double)n->shape[1];
-  default: return numel * 8.0;
+    case FV_OP_MATMUL: return 2.0 * numel * (double)g->nodes[n->src[1]].shape[1];
+    case FV_OP_ATTENTION: return 4.0 * numel * (double)n->shape[1];
+    default: return numel * 8.0;
   }
 }
 
@@ -272,8 +272,8 @@ static fv_status plan_arena(vk_exec *ex, const fv_op_plan *plans, fv_error *err)
       int src = g->nodes[i].src[s];
       if (src >= 0 && range_of[src] >= 0 && ranges[range_of[src]].last < i) ranges[range_of[src]].last = i;
     }
-  uint64_t align = ex->dev->info.min_storage_offset_alignment > FV_ALIGN ? ex->dev->info.min_storage_offset_alignment
-                                                                         : FV_ALIGN;
+  uint64_t align =
+      ex->dev->info.min_storage_offset_alignment > FV_ALIGN ? ex->dev->info.min_storage_offset_alignment : FV_ALIGN;
   uint64_t total = 0;
   fv_status st = fv_plan_live_ranges(ranges, count, align, &total, err);
   if (!st)
@@ -281,7 +281,8 @@ static fv_status plan_arena(vk_exec *ex, const fv_op_plan *plans, fv_error *err)
   if (!st)
     for (int i = 0; i < n; i++) {
       if (range_of[i] >= 0)
-        ex->locs[i] = (loc){.buffer = ex->arena, .offset = ranges[range_of[i]].offset, .bytes = ranges[range_of[i]].bytes};
+        ex->locs[i] =
+            (loc){.buffer = ex->arena, .offset = ranges[range_of[i]].offset, .bytes = ranges[range_of[i]].bytes};
       if (range_of[n + i] >= 0)
         ex->scratch[i] = (loc){
             .buffer = ex->arena, .offset = ranges[range_of[n + i]].offset, .bytes = ranges[range_of[n + i]].bytes};
@@ -328,7 +329,8 @@ static fv_status push_range(vk_exec *ex, range **set, int *n, range r, fv_error 
 
 static void memory_barrier(VkCommandBuffer cmd, VkPipelineStageFlags src_stage, VkAccessFlags src_access,
                            VkPipelineStageFlags dst_stage, VkAccessFlags dst_access) {
-  VkMemoryBarrier b = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = src_access, .dstAccessMask = dst_access};
+  VkMemoryBarrier b = {
+      .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = src_access, .dstAccessMask = dst_access};
   vkCmdPipelineBarrier(cmd, src_stage, dst_stage, 0, 1, &b, 0, NULL, 0, NULL);
 }
 
@@ -429,7 +431,8 @@ static fv_status make_dispatches(vk_exec *ex, const fv_op_plan *plans, fv_error 
       for (uint32_t b = 0; b < rd->d.n_bind; b++) {
         loc l;
         if (binding_loc(ex, i, rd->d.bind[b], &l, err)) return FV_ERR;
-        infos[b] = (VkDescriptorBufferInfo){.buffer = ex->buffers[l.buffer].buffer, .offset = l.offset, .range = l.bytes};
+        infos[b] =
+            (VkDescriptorBufferInfo){.buffer = ex->buffers[l.buffer].buffer, .offset = l.offset, .range = l.bytes};
         writes[b] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
                                            .dstSet = rd->set,
                                            .dstBinding = b,
@@ -480,15 +483,15 @@ static fv_status record(vk_exec *ex, fv_error *err) {
                    VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
   }
   if (ex->queries) vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, ex->queries, 0);
-  double chunk_flops = 0, chunk_limit = ex->base.options.chunk_flops > 0 ? ex->base.options.chunk_flops : FV_CHUNK_FLOPS;
+  double chunk_flops = 0,
+         chunk_limit = ex->base.options.chunk_flops > 0 ? ex->base.options.chunk_flops : FV_CHUNK_FLOPS;
   int d = 0;
   for (int i = 0; i < g->count; i++) {
     const fv_node *n = &g->nodes[i];
     if (n->op == FV_OP_INPUT || n->op == FV_OP_WEIGHT) continue;
     double flops = node_flops(g, n);
     if (chunk_flops > 0 && chunk_flops + flops > chunk_limit) {
-      if (fv_vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer", err) || begin_chunk(ex, &cmd, err))
-        return FV_ERR;
+      if (fv_vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer", err) || begin_chunk(ex, &cmd, err)) return FV_ERR;
       chunk_flops = 0;
     }
     chunk_flops += flops;
@@ -498,8 +501,8 @@ static fv_status record(vk_exec *ex, fv_error *err) {
       vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, ex->queries, (uint32_t)ex->node_query[i]);
   }
   if (discrete) {
-    memory_barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                   VK_ACCESS_TRANSFER_READ_BIT);
+    memory_barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+                   VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
     for (int i = 0; i < g->count; i++) {
       if (!g->nodes[i].is_output) continue;
       VkBufferCopy c = {.srcOffset = ex->locs[i].offset, .dstOffset = ex->staging_at[i], .size = ex->locs[i].bytes};
@@ -625,7 +628,8 @@ static fv_status vk_write(fv_exec *base, int node, const void *data, size_t coun
 static fv_status vk_run(fv_exec *base, fv_error *err) {
   vk_exec *ex = (vk_exec *)base;
   for (int c = 0; c < ex->n_cmds; c++) {
-    VkSubmitInfo submit = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &ex->cmds[c]};
+    VkSubmitInfo submit = {
+        .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &ex->cmds[c]};
     if (fv_vk_check(vkQueueSubmit(ex->dev->queue, 1, &submit, c + 1 == ex->n_cmds ? ex->fence : VK_NULL_HANDLE),
                     "vkQueueSubmit", err))
       return FV_ERR;
@@ -633,13 +637,14 @@ static fv_status vk_run(fv_exec *base, fv_error *err) {
   VkResult r = vkWaitForFences(ex->dev->device, 1, &ex->fence, VK_TRUE, UINT64_MAX);
   if (r == VK_ERROR_DEVICE_LOST)
     return fv_fail(err, "Vulkan: the device was lost while running the graph (driver reset or watchdog)");
-  if (fv_vk_check(r, "vkWaitForFences", err) || fv_vk_check(vkResetFences(ex->dev->device, 1, &ex->fence), "vkResetFences", err))
+  if (fv_vk_check(r, "vkWaitForFences", err) ||
+      fv_vk_check(vkResetFences(ex->dev->device, 1, &ex->fence), "vkResetFences", err))
     return FV_ERR;
   if (ex->queries) {
     uint64_t *stamps = calloc((size_t)ex->n_queries, sizeof *stamps);
     if (!stamps) return fv_fail(err, "out of memory reading timestamps");
-    r = vkGetQueryPoolResults(ex->dev->device, ex->queries, 0, (uint32_t)ex->n_queries, (size_t)ex->n_queries * 8, stamps,
-                              8, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+    r = vkGetQueryPoolResults(ex->dev->device, ex->queries, 0, (uint32_t)ex->n_queries, (size_t)ex->n_queries * 8,
+                              stamps, 8, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
     if (r == VK_SUCCESS) {
       uint64_t prev = stamps[0];
       for (int i = 0; i < base->graph->count; i++) {

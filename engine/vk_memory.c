@@ -27,29 +27,30 @@ fv_status fv_vk_buffer_new(fv_device *dev, VkDeviceSize size, fv_vk_memory kind,
   memset(out, 0, sizeof *out);
   if (size == 0) size = 16;
   if (dev->info.max_allocation && size > dev->info.max_allocation)
-    return fv_fail(err, "Vulkan: a %.1f MiB allocation exceeds the device's maxMemoryAllocationSize (%.1f MiB); "
-                        "use a smaller batch",
+    return fv_fail(err,
+                   "Vulkan: a %.1f MiB allocation exceeds the device's maxMemoryAllocationSize (%.1f MiB); "
+                   "use a smaller batch",
                    (double)size / (1 << 20), (double)dev->info.max_allocation / (1 << 20));
-  VkBufferCreateInfo info = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
-                             .size = size,
-                             .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                                      VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-                             .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
+  VkBufferCreateInfo info = {
+      .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+      .size = size,
+      .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+      .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
   if (fv_vk_check(vkCreateBuffer(dev->device, &info, NULL, &out->buffer), "vkCreateBuffer", err)) return FV_ERR;
   VkMemoryRequirements req;
   vkGetBufferMemoryRequirements(dev->device, out->buffer, &req);
   VkMemoryPropertyFlags required = 0, preferred = 0;
   switch (kind) {
-  case FV_MEM_DEVICE: required = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT; break;
-  case FV_MEM_MAPPED_DEVICE:
-    required = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
-               VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-    preferred = required | VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
-    break;
-  case FV_MEM_STAGING:
-    required = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-    preferred = required | VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
-    break;
+    case FV_MEM_DEVICE: required = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT; break;
+    case FV_MEM_MAPPED_DEVICE:
+      required = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                 VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+      preferred = required | VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
+      break;
+    case FV_MEM_STAGING:
+      required = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+      preferred = required | VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
+      break;
   }
   int type = find_memory_type(dev, req.memoryTypeBits, required, preferred);
   if (type < 0) {

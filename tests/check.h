@@ -12,16 +12,16 @@
 
 static int fv_test_passed, fv_test_failed;
 
-#define CHECK(cond, ...)                                                                    \
-  do {                                                                                      \
-    if (cond) {                                                                             \
-      fv_test_passed++;                                                                     \
-    } else {                                                                                \
-      fv_test_failed++;                                                                     \
-      fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);              \
-      fprintf(stderr, __VA_ARGS__);                                                         \
-      fprintf(stderr, "\n");                                                                \
-    }                                                                                       \
+#define CHECK(cond, ...)                                                       \
+  do {                                                                         \
+    if (cond) {                                                                \
+      fv_test_passed++;                                                        \
+    } else {                                                                   \
+      fv_test_failed++;                                                        \
+      fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
+      fprintf(stderr, __VA_ARGS__);                                            \
+      fprintf(stderr, "\n");                                                   \
+    }                                                                          \
   } while (0)
 
 /* Largest |a-b| / (max|b| + 1e-6) over n values: a normalised error as ggml's tests use. */

@@ -20,10 +20,10 @@ typedef struct fv_classifier {
   fv_vit_graph nodes;
   fv_exec *ex;
   fv_preprocessor *pre;
-  int batch;          /* images per run */
-  size_t per_image;   /* floats of one preprocessed image */
+  int batch;        /* images per run */
+  size_t per_image; /* floats of one preprocessed image */
   int num_classes;
-  float *input;       /* batch * per_image */
+  float *input; /* batch * per_image */
 } fv_classifier;
 
 typedef struct fv_classifier_options {

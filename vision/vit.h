@@ -16,7 +16,7 @@
 typedef struct fv_vit {
   fv_vit_config cfg;
   fv_safetensors st;
-  char path[1024]; /* the folder or file it was loaded from */
+  char path[1024];  /* the folder or file it was loaded from */
   void *owned_data; /* fv_vit_random: the weights' memory */
 } fv_vit;
 

@@ -33,7 +33,7 @@ typedef struct fv_vit_config {
   int layer_scale; /* ls1.gamma / ls2.gamma present */
   int fc_norm;     /* fc_norm after pooling (global_pool avg) instead of norm before it */
   fv_pool global_pool;
-  float norm_eps;  /* 1e-6 for timm ViT/DeiT */
+  float norm_eps; /* 1e-6 for timm ViT/DeiT */
   /* pretrained_cfg */
   fv_interp interpolation;
   float crop_pct;
@@ -46,8 +46,7 @@ typedef struct fv_vit_config {
 
 /* Parses config.json text (path is used in messages). Fields absent from the JSON are
  * left at "unknown" (0 / -1) for fv_vit_config_resolve to fill. */
-fv_status fv_vit_config_parse(const char *json, size_t len, const char *path, fv_vit_config *cfg,
-                              fv_error *err);
+fv_status fv_vit_config_parse(const char *json, size_t len, const char *path, fv_vit_config *cfg, fv_error *err);
 /* Fills unknown fields from the architecture table and the tensor shapes, checking agreement. */
 fv_status fv_vit_config_resolve(fv_vit_config *cfg, const fv_safetensors *st, fv_error *err);
 /* Default config for a bare .safetensors file: everything from shapes, ImageNet defaults. */

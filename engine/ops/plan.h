@@ -23,10 +23,10 @@
 #include "../graph.h"
 
 typedef struct fv_kernel_caps {
-  uint32_t subgroup_size;        /* 8 on lavapipe, 32 on NVIDIA, 32/64 on AMD */
-  int is_cpu;                    /* VK_PHYSICAL_DEVICE_TYPE_CPU (lavapipe, SwiftShader) */
-  int subgroup_arithmetic;       /* subgroupAdd etc. in compute shaders */
-  uint32_t max_shared_bytes;     /* maxComputeSharedMemorySize */
+  uint32_t subgroup_size;    /* 8 on lavapipe, 32 on NVIDIA, 32/64 on AMD */
+  int is_cpu;                /* VK_PHYSICAL_DEVICE_TYPE_CPU (lavapipe, SwiftShader) */
+  int subgroup_arithmetic;   /* subgroupAdd etc. in compute shaders */
+  uint32_t max_shared_bytes; /* maxComputeSharedMemorySize */
   uint32_t max_workgroup_invocations;
   uint32_t max_workgroup_size[3];
 } fv_kernel_caps;
@@ -40,12 +40,12 @@ enum { FV_BIND_OUT = -1, FV_BIND_SCRATCH = -2 };
 typedef struct fv_dispatch {
   const char *kernel; /* shader base name: shaders/<kernel>.comp */
   uint32_t spec[FV_MAX_SPEC];
-  uint32_t n_spec;    /* specialization constants with constant_id 0..n_spec-1 */
+  uint32_t n_spec; /* specialization constants with constant_id 0..n_spec-1 */
   uint32_t push[FV_MAX_PUSH_WORDS];
   uint32_t push_words;
   int bind[FV_MAX_BIND]; /* i >= 0: node->src[i]; FV_BIND_OUT; FV_BIND_SCRATCH */
   uint32_t n_bind;
-  uint64_t groups;       /* linear workgroup count (>= 1) */
+  uint64_t groups; /* linear workgroup count (>= 1) */
 } fv_dispatch;
 
 typedef struct fv_op_plan {
@@ -55,7 +55,7 @@ typedef struct fv_op_plan {
 } fv_op_plan;
 
 /* Plans one node (any op except INPUT and WEIGHT). storage is FV_F32 or FV_F16. */
-fv_status fv_plan_node(const fv_kernel_caps *caps, const fv_graph *g, int node, fv_dtype storage,
-                       fv_op_plan *plan, fv_error *err);
+fv_status fv_plan_node(const fv_kernel_caps *caps, const fv_graph *g, int node, fv_dtype storage, fv_op_plan *plan,
+                       fv_error *err);
 
 #endif

@@ -10,30 +10,30 @@
 #include <stdint.h>
 
 /* out[M,N] = a[M,K] . w[N,K]^T (+ bias[N]) (then exact-erf GELU when gelu != 0) */
-void fv_ref_matmul(const float *a, const float *w, const float *bias, float *out, int64_t M, int64_t N,
-                   int64_t K, int gelu);
+void fv_ref_matmul(const float *a, const float *w, const float *bias, float *out, int64_t M, int64_t N, int64_t K,
+                   int gelu);
 /* exact GELU: x * 0.5 * (1 + erf(x / sqrt(2))) */
 float fv_ref_gelu(float x);
 /* LayerNorm over rows of length C; gamma/beta may be NULL */
-void fv_ref_layernorm(const float *x, const float *gamma, const float *beta, float *out, int64_t rows,
-                      int64_t C, float eps);
+void fv_ref_layernorm(const float *x, const float *gamma, const float *beta, float *out, int64_t rows, int64_t C,
+                      float eps);
 void fv_ref_softmax(const float *x, float *out, int64_t rows, int64_t C);
 /* qkv [B, T, 3*H*D] -> out [B, T, H*D] */
 void fv_ref_attention(const float *qkv, float *out, int64_t B, int64_t T, int H, int D, float scale);
 /* out = alpha*a + beta*b*(gamma ? gamma[i % C] : 1) over n elements */
-void fv_ref_add(const float *a, const float *b, const float *gamma, float *out, int64_t n, int64_t C,
-                float alpha, float beta);
+void fv_ref_add(const float *a, const float *b, const float *gamma, float *out, int64_t n, int64_t C, float alpha,
+                float beta);
 /* image [B, C, H, W] -> [B, (H/p)*(W/p), C*p*p] */
 void fv_ref_im2col(const float *image, float *out, int64_t B, int64_t C, int64_t H, int64_t W, int p);
 /* see FV_OP_EMBED_TOKENS; prefix/pos may be NULL */
-void fv_ref_embed_tokens(const float *patches, const float *prefix, const float *pos, float *out, int64_t B,
-                         int64_t Np, int64_t E, int P, int pos_offset);
+void fv_ref_embed_tokens(const float *patches, const float *prefix, const float *pos, float *out, int64_t B, int64_t Np,
+                         int64_t E, int P, int pos_offset);
 /* x [B, T, E]: mean of tokens [start, start+count) -> [B, E] or copy -> [B, count, E] */
 void fv_ref_tokens(const float *x, float *out, int64_t B, int64_t T, int64_t E, int start, int count, int mean);
 /* image [H, W, C] (float or, when image_u8 != NULL, bytes) resampled along axis with the table
  * of FV_OP_RESAMPLE -> out [H', W, C] or [H, W', C] */
-void fv_ref_resample(const float *image, const uint8_t *image_u8, const float *table, float *out, int64_t H,
-                     int64_t W, int64_t C, int axis, int64_t out_size, int taps, int round_u8);
+void fv_ref_resample(const float *image, const uint8_t *image_u8, const float *table, float *out, int64_t H, int64_t W,
+                     int64_t C, int axis, int64_t out_size, int taps, int round_u8);
 /* image [H, W, C] -> out [C, h, w] */
 void fv_ref_crop_normalize(const float *image, float *out, int64_t H, int64_t W, int64_t C, int top, int left,
                            int64_t h, int64_t w, const float *mean, const float *std);
