@@ -478,6 +478,11 @@ def parse_args(argv=None):
                    help="write the 20 sample PNGs here (e.g. assets/samples)")
     g.add_argument("--samples-only", action="store_true",
                    help="only write --samples and exit (no training)")
+    g.add_argument("--stop-after", type=int, default=0,
+                   help="stop (checkpointed, no export) after this epoch; "
+                        "with --resume this replays interrupted runs exactly")
+    g.add_argument("--note", default="",
+                   help="free-text note stored in config.json training.note")
     g.add_argument("--eval-every", type=int, default=1,
                    help="evaluate on the test set every N epochs (logging "
                         "only; the exported model is always the last epoch)")
@@ -560,7 +565,7 @@ def main(argv=None):
     crit = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
     tr_x_t = torch.from_numpy(tr_x)
     tr_y_t = torch.from_numpy(tr_y).long()
-    test_acc = history[-1]["test_acc"] if history else None
+    test_acc = history[-1].get("test_acc") if history else None
 
     for epoch in range(start_epoch, args.epochs):
         gen = torch.Generator().manual_seed(args.seed * 1000003 + epoch)
@@ -590,7 +595,8 @@ def main(argv=None):
             seen += len(idx)
         dt = time.time() - t0
         train_time += dt
-        rec = {"epoch": epoch + 1, "train_loss": loss_sum / seen,
+        rec = {"epoch": epoch + 1, "sched_epochs": args.epochs,
+               "train_loss": loss_sum / seen,
                "train_acc": correct / seen, "lr": lr, "epoch_s": dt}
         if (epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs:
             te0 = time.time()
@@ -610,6 +616,10 @@ def main(argv=None):
               "hparams": hparams(args), "mean": mean, "std": std}
         torch.save(ck, args.checkpoint + ".tmp")
         os.replace(args.checkpoint + ".tmp", args.checkpoint)
+        if args.stop_after and epoch + 1 >= args.stop_after \
+                and epoch + 1 < args.epochs:
+            log("stopping after epoch %d (--stop-after)" % (epoch + 1))
+            return 0
 
     # ---- final evaluation on the full 10k test set + export ---------------
     test_acc, test_loss = evaluate(model, te_x, te_y, mean, std)
@@ -622,6 +632,10 @@ def main(argv=None):
     cfg = make_config(args, mean, std, test_acc)
     cfg["training"]["train_time_min"] = round(train_time / 60, 2)
     cfg["training"]["params"] = nparams
+    cfg["training"]["epochs_run"] = len(history)
+    if args.note:
+        cfg["training"]["note"] = args.note
+    cfg["training"]["history"] = history
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
         f.write("\n")
