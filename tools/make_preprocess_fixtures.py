@@ -28,7 +28,7 @@ palette) are written by a tiny encoder below (zlib + struct), so PIL is only the
 Deliberately not done: any image larger than a few hundred pixels a side (fixtures stay
 small), and random crops / training transforms.
 
-With --samples DIR it instead writes the photo-like sample scenes bundled in assets/samples/
+With --samples DIR it instead writes the photo-like sample scenes bundled in assets/samples/scenes/
 (procedural: no third-party pixels, so no licence question), for CLI examples and tests.
 """
 import json
