@@ -85,6 +85,13 @@ expect "--top 3 gives three labels" bash -c "head -1 '$tmp/dir.json' | grep -o '
 "$fovea" classify --model "$model" --top 2 "$img" >"$tmp/text.out" 2>/dev/null
 expect "text output: file line and two label lines" test "$(wc -l <"$tmp/text.out")" = 3
 expect "text output shows percentages" grep -q '%' "$tmp/text.out"
+# The progress bar shows only when stderr is a terminal: `script` provides one.
+if command -v script >/dev/null; then
+  script -qec "'$fovea' classify --model '$model' --device cpu '$images'" /dev/null >"$tmp/tty.out" 2>&1
+  expect "progress bar on a terminal" grep -q "/$n_png images" "$tmp/tty.out"
+fi
+"$fovea" classify --model "$model" --device cpu "$images" 2>"$tmp/notty.err" >/dev/null
+expect "no progress bar when stderr is not a terminal" bash -c "! grep -q 'images' '$tmp/notty.err'"
 "$fovea" classify --model "$model" --profile "$img" >/dev/null 2>"$tmp/profile.err"
 expect "--profile prints a per-op table" grep -q 'matmul' "$tmp/profile.err"
 
