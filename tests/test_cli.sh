@@ -3,33 +3,7 @@
 # Vulkan device and the CPU executor, and bad input — each must fail with exit status != 0 and
 # one clear message naming the file, never a crash. Run by ctest with FOVEA_BIN set.
 set -u
-fovea=${FOVEA_BIN:?FOVEA_BIN must point at the fovea binary}
-passed=0
-failed=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-expect() { # expect DESCRIPTION COMMAND...: the command must succeed
-  local what=$1; shift
-  if "$@"; then ok; else bad "$what"; fi
-}
-
-# expect_error DESCRIPTION PATTERN ARGS...: fovea ARGS must exit 1..125 (not a signal), print
-# nothing on stdout, and print exactly one "fovea: error:" line on stderr matching PATTERN.
-expect_error() {
-  local what=$1 pattern=$2; shift 2
-  "$fovea" "$@" >"$tmp/out" 2>"$tmp/err"
-  local rc=$?
-  local lines
-  lines=$(grep -c '^fovea: error:' "$tmp/err")
-  if [ $rc -ge 1 ] && [ $rc -le 125 ] && [ "$lines" = 1 ] && grep -q -- "$pattern" "$tmp/err" && [ ! -s "$tmp/out" ]; then
-    ok
-  else
-    bad "$what: rc=$rc, stderr: $(cat "$tmp/err"), stdout: $(head -c 200 "$tmp/out")"
-  fi
-}
+source "$(dirname "$0")/cli_lib.sh"
 
 # le64 N: N as 8 little-endian bytes
 le64() { local n=$1 i; for i in 0 1 2 3 4 5 6 7; do printf "\\x$(printf %02x $(((n >> (8 * i)) & 255)))"; done; }
@@ -163,5 +137,4 @@ header="{\"extra.weight\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[$da
 { le64 ${#header}; printf '%s' "$header"; tail -c +$((9 + hlen)) "$model/model.safetensors"; } >"$tmp/extra/model.safetensors"
 expect_error "unexpected tensor" "extra.weight" classify --model "$tmp/extra" "$img"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

@@ -7,33 +7,7 @@
 # heat-map PNG, the class mapping of ImageFolder trees, and that bad input fails with one message.
 # The accuracy of the real Fashion-MNIST model is tests/test_fmnist_parity.c's job.
 set -u
-fovea=${FOVEA_BIN:?FOVEA_BIN must point at the fovea binary}
-passed=0
-failed=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-export LC_ALL=C
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-expect() { # expect DESCRIPTION COMMAND...: the command must succeed
-  local what=$1; shift
-  if "$@"; then ok; else bad "$what"; fi
-}
-# expect_error DESCRIPTION PATTERN ARGS...: fovea ARGS must exit 1..125, print nothing on stdout and
-# exactly one "fovea: error:" line on stderr matching PATTERN.
-expect_error() {
-  local what=$1 pattern=$2; shift 2
-  "$fovea" "$@" >"$tmp/out" 2>"$tmp/err"
-  local rc=$?
-  local lines
-  lines=$(grep -c '^fovea: error:' "$tmp/err")
-  if [ $rc -ge 1 ] && [ $rc -le 125 ] && [ "$lines" = 1 ] && grep -q -- "$pattern" "$tmp/err" && [ ! -s "$tmp/out" ]; then
-    ok
-  else
-    bad "$what: rc=$rc, stderr: $(cat "$tmp/err"), stdout: $(head -c 200 "$tmp/out")"
-  fi
-}
+source "$(dirname "$0")/cli_lib.sh"
 
 # idx DIR PREFIX COUNT IMAGE_MAGIC LABEL_MAGIC LABEL_COUNT [MAX_LABEL]: writes PREFIX-images-idx3-ubyte
 # (COUNT 28×28 images of deterministic patterns) and PREFIX-labels-idx1-ubyte (label i = i % 7,
@@ -162,5 +136,4 @@ mkdir -p "$tmp/trainonly" && cp "$data"/train-* "$tmp/trainonly/"
 expect_error "test split missing" "t10k-images-idx3-ubyte\[.gz\] for the test split" eval --model "$rgb" --dataset "$tmp/trainonly"
 expect_error "unwritable heat map" "$tmp/no/dir/c.png" eval --model "$rgb" --dataset "$data" --limit 2 --confusion-png "$tmp/no/dir/c.png"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish
