@@ -25,6 +25,11 @@ fv_status fv_cli_open_device(const char *spec, fv_device **dev, fv_error *err) {
   return FV_OK;
 }
 
+const char *fv_cli_default_model(void) {
+  const char *env = getenv("FOVEA_MODEL");
+  return env && *env ? env : FOVEA_DATA_DIR "/models/fmnist-vit";
+}
+
 const char *fv_cli_device_name(const fv_device *dev) { return dev ? fv_device_get_info(dev)->name : "cpu"; }
 
 fv_status fv_cli_parse_int(const char *option, const char *value, int min, int max, int *out, fv_error *err) {

@@ -19,6 +19,9 @@ int fv_cli_error(const char *msg);
 /* Opens the device named by spec (or $FOVEA_DEVICE): *dev = NULL for "cpu" (the CPU
  * executor). Prints one warning line when the device is a CPU Vulkan implementation. */
 fv_status fv_cli_open_device(const char *spec, fv_device **dev, fv_error *err);
+/* $FOVEA_MODEL, else the bundled default model (assets/models/fmnist-vit). */
+const char *fv_cli_default_model(void);
+
 /* "cpu" or the Vulkan device name, for reports. */
 const char *fv_cli_device_name(const fv_device *dev);
 

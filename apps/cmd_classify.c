@@ -36,11 +36,6 @@ static void usage(FILE *out) {
           "  --profile     print per-op GPU time (timestamp queries) on stderr\n");
 }
 
-static const char *default_model(void) {
-  const char *env = getenv("FOVEA_MODEL");
-  return env && *env ? env : FOVEA_DATA_DIR "/models/fmnist-vit";
-}
-
 static int parse(int argc, char **argv, options *o, fv_error *err) {
   memset(o, 0, sizeof *o);
   o->top = 5;
@@ -83,7 +78,7 @@ static int parse(int argc, char **argv, options *o, fv_error *err) {
   }
   if (o->n_inputs == 0) return fv_fail(err, "no images given (see fovea classify --help)");
   if (o->logits && !o->json) return fv_fail(err, "--logits needs --json");
-  if (!o->model) o->model = default_model();
+  if (!o->model) o->model = fv_cli_default_model();
   return FV_OK;
 }
 

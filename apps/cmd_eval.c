@@ -54,11 +54,6 @@ static void usage(FILE *out) {
           "and scoring; loading the model and opening the data set are not included.\n");
 }
 
-static const char *default_model(void) {
-  const char *env = getenv("FOVEA_MODEL");
-  return env && *env ? env : FOVEA_DATA_DIR "/models/fmnist-vit";
-}
-
 static fv_status parse(int argc, char **argv, options *o, fv_error *err) {
   memset(o, 0, sizeof *o);
   o->batch = 32;
@@ -103,7 +98,7 @@ static fv_status parse(int argc, char **argv, options *o, fv_error *err) {
   if (!o->dataset) return fv_fail(err, "no data set given: --dataset PATH (see fovea eval --help)");
   if (o->split && strcmp(o->split, "test") != 0 && strcmp(o->split, "train") != 0)
     return fv_fail(err, "--split: unknown split '%s' (expected 'test' or 'train')", o->split);
-  if (!o->model) o->model = default_model();
+  if (!o->model) o->model = fv_cli_default_model();
   return FV_OK;
 }
 
