@@ -43,6 +43,37 @@ fv_status fv_cli_parse_int(const char *option, const char *value, int min, int m
   return FV_OK;
 }
 
+int fv_cli_model_option(int argc, char **argv, int *i, fv_cli_model_options *m, fv_error *err) {
+  const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+  if (strcmp(a, "--fp16") == 0) {
+    m->fp16 = 1;
+    return 1;
+  }
+  if (strcmp(a, "--json") == 0) {
+    m->json = 1;
+    return 1;
+  }
+  if (strcmp(a, "--batch") == 0) {
+    if (fv_cli_parse_int(a, v, 1, 4096, &m->batch, err)) return -1;
+  } else if (strcmp(a, "--model") == 0) {
+    if (!v || !*v) {
+      fv_fail(err, "--model needs a model folder or .safetensors file");
+      return -1;
+    }
+    m->model = v;
+  } else if (strcmp(a, "--device") == 0) {
+    if (!v || !*v) {
+      fv_fail(err, "--device needs a device index, 'auto' or 'cpu'");
+      return -1;
+    }
+    m->device = v;
+  } else {
+    return 0;
+  }
+  (*i)++;
+  return 1;
+}
+
 void fv_json_string(FILE *out, const char *s) {
   fputc('"', out);
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {

@@ -25,6 +25,19 @@ const char *fv_cli_default_model(void);
 /* "cpu" or the Vulkan device name, for reports. */
 const char *fv_cli_device_name(const fv_device *dev);
 
+/* The options every command that runs a model takes. */
+typedef struct fv_cli_model_options {
+  const char *model;  /* --model (NULL until fv_cli_default_model fills it) */
+  const char *device; /* --device */
+  int batch;          /* --batch: set the command's default before parsing */
+  int fp16;           /* --fp16 */
+  int json;           /* --json */
+} fv_cli_model_options;
+
+/* If argv[*i] is --model, --device, --batch, --fp16 or --json, stores it (moving *i past its
+ * value) and returns 1; returns 0 for any other argument, and -1 with err set for a bad value. */
+int fv_cli_model_option(int argc, char **argv, int *i, fv_cli_model_options *m, fv_error *err);
+
 /* Parses a positive integer option value; fails naming the option. */
 fv_status fv_cli_parse_int(const char *option, const char *value, int min, int max, int *out, fv_error *err);
 

@@ -14,8 +14,8 @@
 #include "vision/labels.h"
 
 typedef struct options {
-  const char *model, *device;
-  int top, batch, json, logits, profile, fp16;
+  fv_cli_model_options m;
+  int top, logits, profile;
   char **inputs;
   int n_inputs;
 } options;
@@ -39,37 +39,25 @@ static void usage(FILE *out) {
 static int parse(int argc, char **argv, options *o, fv_error *err) {
   memset(o, 0, sizeof *o);
   o->top = 5;
-  o->batch = 8;
+  o->m.batch = 8;
   o->inputs = calloc((size_t)argc, sizeof *o->inputs);
   if (!o->inputs) return fv_fail(err, "out of memory");
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int used;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       usage(stdout);
       exit(0);
-    } else if (strcmp(a, "--model") == 0) {
-      if (!v) return fv_fail(err, "--model needs a folder or .safetensors file");
-      o->model = v;
-      i++;
-    } else if (strcmp(a, "--device") == 0) {
-      if (!v) return fv_fail(err, "--device needs an index, 'auto' or 'cpu'");
-      o->device = v;
-      i++;
+    } else if ((used = fv_cli_model_option(argc, argv, &i, &o->m, err)) != 0) {
+      if (used < 0) return FV_ERR;
     } else if (strcmp(a, "--top") == 0) {
       if (fv_cli_parse_int(a, v, 1, 1 << 20, &o->top, err)) return FV_ERR;
       i++;
-    } else if (strcmp(a, "--batch") == 0) {
-      if (fv_cli_parse_int(a, v, 1, 4096, &o->batch, err)) return FV_ERR;
-      i++;
-    } else if (strcmp(a, "--json") == 0) {
-      o->json = 1;
     } else if (strcmp(a, "--logits") == 0) {
       o->logits = 1;
     } else if (strcmp(a, "--profile") == 0) {
       o->profile = 1;
-    } else if (strcmp(a, "--fp16") == 0) {
-      o->fp16 = 1;
     } else if (a[0] == '-' && a[1] != '\0') {
       return fv_fail(err, "unknown option '%s' (see fovea classify --help)", a);
     } else {
@@ -77,8 +65,8 @@ static int parse(int argc, char **argv, options *o, fv_error *err) {
     }
   }
   if (o->n_inputs == 0) return fv_fail(err, "no images given (see fovea classify --help)");
-  if (o->logits && !o->json) return fv_fail(err, "--logits needs --json");
-  if (!o->model) o->model = fv_cli_default_model();
+  if (o->logits && !o->m.json) return fv_fail(err, "--logits needs --json");
+  if (!o->m.model) o->m.model = fv_cli_default_model();
   return FV_OK;
 }
 
@@ -120,7 +108,7 @@ static void report(const options *o, const fv_vit_config *cfg, const char *file,
   for (int k = 0; k < K; k++) scratch[k] = (ranked){k, probs[k]};
   qsort(scratch, (size_t)K, sizeof *scratch, by_prob_desc);
   char buf[32];
-  if (o->json) {
+  if (o->m.json) {
     printf("{\"file\": ");
     fv_json_string(stdout, file);
     printf(", \"top\": [");
@@ -204,12 +192,14 @@ int fv_cmd_classify(int argc, char **argv) {
   int *slot_file = NULL;
   profile_sum prof = {0};
 
-  if (parse(argc, argv, &o, &err) || collect(&o, &files, &n_files, &err) || fv_cli_open_device(o.device, &dev, &err)) {
+  if (parse(argc, argv, &o, &err) || collect(&o, &files, &n_files, &err) ||
+      fv_cli_open_device(o.m.device, &dev, &err)) {
     fv_cli_error(err.msg);
     goto done;
   }
-  fv_classifier_options co = {.batch = o.batch < n_files ? o.batch : n_files, .fp16 = o.fp16, .profile = o.profile};
-  if (fv_classifier_open(o.model, dev, &co, &cls, &err)) {
+  fv_classifier_options co = {
+      .batch = o.m.batch < n_files ? o.m.batch : n_files, .fp16 = o.m.fp16, .profile = o.profile};
+  if (fv_classifier_open(o.m.model, dev, &co, &cls, &err)) {
     fv_cli_error(err.msg);
     goto done;
   }

@@ -25,8 +25,9 @@
 #define PNG_MAX_SIDE 4096
 
 typedef struct options {
-  const char *model, *dataset, *split, *device, *confusion_png;
-  int limit, batch, json, fp16;
+  fv_cli_model_options m;
+  const char *dataset, *split, *confusion_png;
+  int limit;
 } options;
 
 static void usage(FILE *out) {
@@ -56,34 +57,26 @@ static void usage(FILE *out) {
 
 static fv_status parse(int argc, char **argv, options *o, fv_error *err) {
   memset(o, 0, sizeof *o);
-  o->batch = 32;
+  o->m.batch = 32;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     const char **str = NULL;
+    int used;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       usage(stdout);
       exit(0);
-    } else if (strcmp(a, "--model") == 0) {
-      str = &o->model;
+    } else if ((used = fv_cli_model_option(argc, argv, &i, &o->m, err)) != 0) {
+      if (used < 0) return FV_ERR;
     } else if (strcmp(a, "--dataset") == 0) {
       str = &o->dataset;
     } else if (strcmp(a, "--split") == 0) {
       str = &o->split;
-    } else if (strcmp(a, "--device") == 0) {
-      str = &o->device;
     } else if (strcmp(a, "--confusion-png") == 0) {
       str = &o->confusion_png;
     } else if (strcmp(a, "--limit") == 0) {
       if (fv_cli_parse_int(a, v, 1, FV_DATASET_MAX_ITEMS, &o->limit, err)) return FV_ERR;
       i++;
-    } else if (strcmp(a, "--batch") == 0) {
-      if (fv_cli_parse_int(a, v, 1, 4096, &o->batch, err)) return FV_ERR;
-      i++;
-    } else if (strcmp(a, "--json") == 0) {
-      o->json = 1;
-    } else if (strcmp(a, "--fp16") == 0) {
-      o->fp16 = 1;
     } else if (a[0] == '-' && a[1] != '\0') {
       return fv_fail(err, "unknown option '%s' (see fovea eval --help)", a);
     } else {
@@ -98,7 +91,7 @@ static fv_status parse(int argc, char **argv, options *o, fv_error *err) {
   if (!o->dataset) return fv_fail(err, "no data set given: --dataset PATH (see fovea eval --help)");
   if (o->split && strcmp(o->split, "test") != 0 && strcmp(o->split, "train") != 0)
     return fv_fail(err, "--split: unknown split '%s' (expected 'test' or 'train')", o->split);
-  if (!o->model) o->model = fv_cli_default_model();
+  if (!o->m.model) o->m.model = fv_cli_default_model();
   return FV_OK;
 }
 
@@ -135,7 +128,7 @@ static void print_json(const options *o, const fv_vit_config *cfg, const fv_data
   char buf[32];
   int K = t->K;
   printf("{\"model\": ");
-  fv_json_string(stdout, o->model);
+  fv_json_string(stdout, o->m.model);
   printf(", \"dataset\": ");
   fv_json_string(stdout, o->dataset);
   printf(", \"format\": \"%s\", \"split\": ", fv_dataset_get_kind(ds) == FV_DATASET_IDX ? "idx" : "imagefolder");
@@ -145,7 +138,7 @@ static void print_json(const options *o, const fv_vit_config *cfg, const fv_data
     printf("null");
   printf(", \"device\": ");
   fv_json_string(stdout, device);
-  printf(", \"fp16\": %s, \"class_mapping\": \"%s\"", o->fp16 ? "true" : "false",
+  printf(", \"fp16\": %s, \"class_mapping\": \"%s\"", o->m.fp16 ? "true" : "false",
          fv_dataset_mapping_name(fv_dataset_class_mapping(ds)));
   printf(", \"images\": %ld, \"top1\": %.10g, \"top5\": %.10g, \"top1_correct\": %ld, \"top5_correct\": %ld", t->images,
          fraction(t->top1, t->images), fraction(t->top5, t->images), t->top1, t->top5);
@@ -179,8 +172,8 @@ static void print_text(const options *o, const fv_vit_config *cfg, const fv_data
   else
     printf("dataset   %s (ImageFolder, %d classes mapped %s)\n", o->dataset, fv_dataset_folder_count(ds),
            fv_dataset_mapping_name(fv_dataset_class_mapping(ds)));
-  printf("model     %s (%d classes)\n", o->model, K);
-  printf("device    %s%s\n", device, o->fp16 ? " (fp16 storage)" : "");
+  printf("model     %s (%d classes)\n", o->m.model, K);
+  printf("device    %s%s\n", device, o->m.fp16 ? " (fp16 storage)" : "");
   printf("images    %ld\n", t->images);
   printf("top-1     %.2f%%  (%ld correct)\n", 100.0 * fraction(t->top1, t->images), t->top1);
   printf("top-5     %.2f%%  (%ld correct)\n", 100.0 * fraction(t->top5, t->images), t->top5);
@@ -264,13 +257,13 @@ int fv_cmd_eval(int argc, char **argv) {
   int status = 1;
   fv_progress bar = {0};
 
-  if (parse(argc, argv, &o, &err) || fv_cli_open_device(o.device, &dev, &err)) goto fail;
-  fv_classifier_options co = {.batch = o.batch, .fp16 = o.fp16};
-  if (fv_classifier_open(o.model, dev, &co, &cls, &err)) goto fail;
+  if (parse(argc, argv, &o, &err) || fv_cli_open_device(o.m.device, &dev, &err)) goto fail;
+  fv_classifier_options co = {.batch = o.m.batch, .fp16 = o.m.fp16};
+  if (fv_classifier_open(o.m.model, dev, &co, &cls, &err)) goto fail;
   const fv_vit_config *cfg = &cls.vit.cfg;
   if (cls.num_classes > MAX_EVAL_CLASSES) {
-    fv_fail(&err, "%s: %d classes; fovea eval keeps a confusion matrix of at most %d classes", o.model, cls.num_classes,
-            MAX_EVAL_CLASSES);
+    fv_fail(&err, "%s: %d classes; fovea eval keeps a confusion matrix of at most %d classes", o.m.model,
+            cls.num_classes, MAX_EVAL_CLASSES);
     goto fail;
   }
   fv_dataset_options dopt = {.channels = cfg->in_chans,
@@ -327,7 +320,7 @@ int fv_cmd_eval(int argc, char **argv) {
     goto fail;
   }
   if (o.confusion_png && write_png(o.confusion_png, &t, &err)) goto fail;
-  if (o.json)
+  if (o.m.json)
     print_json(&o, cfg, ds, fv_cli_device_name(dev), &t, seconds);
   else
     print_text(&o, cfg, ds, fv_cli_device_name(dev), &t, seconds);
