@@ -34,7 +34,6 @@ static int64_t last_dim(const fv_node *n) { return n->shape[n->ndim - 1]; }
 /* Rounds n values to fp16 and back when the storage type asks for it. */
 static void store_round(const cpu_exec *cx, float *x, int64_t n) {
   if (cx->base.options.storage != FV_F16) return;
-#pragma omp parallel for if (n > 65536)
   for (int64_t i = 0; i < n; i++) x[i] = fv_f16_to_f32(fv_f32_to_f16(x[i]));
 }
 

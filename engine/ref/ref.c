@@ -1,10 +1,12 @@
 /* ref.c: the plain C reference of every graph op (see ref.h and graph.h).
  *
  * These functions define what each op computes; the CPU executor runs them and the kernel
- * tests compare the GPU against them. Matrix products go to OpenBLAS (cblas_sgemm); the
- * other ops are simple loops over rows, parallel over rows with OpenMP where the work is
- * large enough to repay a parallel region, with `omp simd` inner loops so GCC vectorises
- * them at -O2.
+ * tests compare the GPU against them. Matrix products go to OpenBLAS (cblas_sgemm), which
+ * uses every core; the other ops are single-threaded loops over rows, with `omp simd` inner
+ * loops so GCC vectorises them at -O2 (-fopenmp-simd: no OpenMP runtime). A second thread
+ * pool for them lost more than it won: OpenMP's team and OpenBLAS's pthreads spin against
+ * each other on few cores. `fovea bench vit --device cpu` on an idle 2-core machine went from
+ * 180 to 76 ms per ViT-S/16 image, and from 330 to 212 ms per ViT-B/16, without it.
  *
  * Deliberately not here: argument validation (the graph constructors in graph.c check
  * every shape before an executor runs a node), memory allocation that can fail visibly
@@ -19,13 +21,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Below this many elements a parallel region costs more than it saves. */
-#define PARALLEL_MIN 32768
-/* Memory-bound copies and adds gain nothing from a second core until they are large, and an
- * OpenMP team started right after cblas_sgemm competes with OpenBLAS's spinning pthreads
- * workers: a 197 x 768 add measured 1.2 ms with two threads there, 0.04 ms with one. */
-#define PARALLEL_MIN_MEMORY (1 << 22)
 
 /* ---- erf and GELU ----------------------------------------------------------------------- */
 
@@ -81,7 +76,6 @@ float fv_ref_gelu(float x) { return gelu_fast(x); }
  * into chunks that fit; N or K beyond INT_MAX (never in a real model) take a plain loop. */
 static void gemm_nt(const float *a, const float *w, float *out, int64_t M, int64_t N, int64_t K) {
   if (N > INT_MAX || K > INT_MAX) {
-#pragma omp parallel for if (M * N > PARALLEL_MIN)
     for (int64_t m = 0; m < M; m++)
       for (int64_t n = 0; n < N; n++) {
         float acc = 0;
@@ -126,7 +120,6 @@ void fv_ref_matmul(const float *a, const float *w, const float *bias, float *out
 void fv_ref_layernorm(const float *x, const float *gamma, const float *beta, float *out, int64_t rows, int64_t C,
                       float eps) {
   if (C <= 0) return;
-#pragma omp parallel for if (rows * C > PARALLEL_MIN)
   for (int64_t r = 0; r < rows; r++) {
     const float *in = x + r * C;
     float *o = out + r * C;
@@ -196,7 +189,6 @@ FV_VECTORISE static void softmax_row(const float *in, float *out, int64_t C) {
 
 void fv_ref_softmax(const float *x, float *out, int64_t rows, int64_t C) {
   if (C <= 0) return;
-#pragma omp parallel for if (rows * C > PARALLEL_MIN)
   for (int64_t r = 0; r < rows; r++) softmax_row(x + r * C, out + r * C, C);
 }
 
@@ -254,7 +246,6 @@ void fv_ref_attention(const float *qkv, float *out, int64_t B, int64_t T, int H,
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)T, D, scale, q + i0 * ld, (int)ld, k, (int)ld,
                     0.0f, scores, (int)T);
         /* Rows of one head are short work: a parallel region per block only pays for long T. */
-#pragma omp parallel for if (n * T > 16 * PARALLEL_MIN)
         for (int64_t r = 0; r < n; r++) softmax_row(scores + r * T, scores + r * T, T);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, D, (int)T, 1.0f, scores, (int)T, v, (int)ld,
                     0.0f, o + i0 * ldo, (int)ldo);
@@ -270,12 +261,11 @@ void fv_ref_add(const float *a, const float *b, const float *gamma, float *out, 
                 float beta) {
   if (n <= 0) return;
   if (!gamma || C <= 0) {
-#pragma omp parallel for simd if (n > PARALLEL_MIN_MEMORY)
+#pragma omp simd
     for (int64_t i = 0; i < n; i++) out[i] = alpha * a[i] + beta * b[i];
     return;
   }
   int64_t rows = n / C;
-#pragma omp parallel for if (n > PARALLEL_MIN_MEMORY)
   for (int64_t r = 0; r < rows; r++) {
     const float *ar = a + r * C, *br = b + r * C;
     float *o = out + r * C;
@@ -288,7 +278,6 @@ void fv_ref_add(const float *a, const float *b, const float *gamma, float *out, 
 void fv_ref_im2col(const float *image, float *out, int64_t B, int64_t C, int64_t H, int64_t W, int p) {
   if (p <= 0) return;
   const int64_t gh = H / p, gw = W / p, cols = C * p * p;
-#pragma omp parallel for collapse(2) if (B * C * H * W > PARALLEL_MIN_MEMORY)
   for (int64_t b = 0; b < B; b++)
     for (int64_t gy = 0; gy < gh; gy++)
       for (int64_t gx = 0; gx < gw; gx++) {
@@ -304,7 +293,6 @@ void fv_ref_im2col(const float *image, float *out, int64_t B, int64_t C, int64_t
 void fv_ref_embed_tokens(const float *patches, const float *prefix, const float *pos, float *out, int64_t B, int64_t Np,
                          int64_t E, int P, int pos_offset) {
   const int64_t T = P + Np;
-#pragma omp parallel for collapse(2) if (B * T * E > PARALLEL_MIN_MEMORY)
   for (int64_t b = 0; b < B; b++)
     for (int64_t t = 0; t < T; t++) {
       const float *src = t < P ? (prefix ? prefix + t * E : NULL) : patches + (b * Np + t - P) * E;
@@ -329,7 +317,6 @@ void fv_ref_tokens(const float *x, float *out, int64_t B, int64_t T, int64_t E, 
       memcpy(out + b * count * E, xb, (size_t)(count * E) * sizeof *x);
       continue;
     }
-#pragma omp parallel for if ((int64_t)count * E > PARALLEL_MIN)
     for (int64_t e = 0; e < E; e++) {
       double s = 0;
       for (int t = 0; t < count; t++) s += xb[t * E + e];
@@ -365,7 +352,6 @@ void fv_ref_resample(const float *image, const uint8_t *image_u8, const float *t
   const int64_t stride = 2 + (int64_t)taps;
   if (axis == 0) {
     /* out[o, x, c] = sum_k w_k * in[first + k, x, c] */
-#pragma omp parallel for if (out_size * W * C > PARALLEL_MIN)
     for (int64_t o = 0; o < out_size; o++) {
       int64_t first, count;
       table_entry(table + o * stride, H, taps, &first, &count);
@@ -388,7 +374,6 @@ void fv_ref_resample(const float *image, const uint8_t *image_u8, const float *t
     }
   } else {
     /* out[y, o, c] = sum_k w_k * in[y, first + k, c] */
-#pragma omp parallel for if (H * out_size * C > PARALLEL_MIN)
     for (int64_t y = 0; y < H; y++) {
       for (int64_t o = 0; o < out_size; o++) {
         int64_t first, count;
@@ -412,7 +397,6 @@ void fv_ref_crop_normalize(const float *image, float *out, int64_t H, int64_t W,
   (void)H;
   for (int64_t c = 0; c < C; c++) {
     const float m = mean[c], s = std[c];
-#pragma omp parallel for if (h * w > PARALLEL_MIN)
     for (int64_t y = 0; y < h; y++) {
       const float *src = image + ((top + y) * W + left) * C + c;
       float *dst = out + (c * h + y) * w;
