@@ -8,7 +8,8 @@
  * fp16 storage (options.storage == FV_F16) is emulated so that `--device cpu` resembles a
  * GPU storing fp16 tensors: every weight, every F32 input and every op output is rounded to
  * fp16 and back (fv_f32_to_f16, round to nearest even) as it is stored; arithmetic inside an
- * op stays fp32, as it does in the kernels. U8 inputs are kept as bytes.
+ * op stays fp32, as it does in the kernels. U8 inputs are kept as bytes and U32 inputs (random
+ * keys) as raw words: neither is ever rounded.
  *
  * Deliberately not here: profiling (fv_exec_profile returns 0 on the CPU), threading beyond
  * what the references do (OpenMP loops, OpenBLAS), and graph validation (graph.c). */
@@ -19,11 +20,12 @@
 #include "ref/ref.h"
 
 typedef struct cpu_exec {
-  fv_exec base;  /* must be first: the interface hands us fv_exec pointers */
-  float **buf;   /* per node; NULL while not live */
-  uint8_t **u8;  /* per node; U8 inputs only */
-  int *last_use; /* index of the last node reading each node; count for outputs/inputs/weights */
-  int *written;  /* per input: written at least once */
+  fv_exec base;   /* must be first: the interface hands us fv_exec pointers */
+  float **buf;    /* per node; NULL while not live */
+  uint8_t **u8;   /* per node; U8 inputs only */
+  uint32_t **u32; /* per node; U32 inputs (random keys) only */
+  int *last_use;  /* index of the last node reading each node; count for outputs/inputs/weights */
+  int *written;   /* per input: written at least once */
 } cpu_exec;
 
 static const fv_node *node_at(const cpu_exec *cx, int i) { return &cx->base.graph->nodes[i]; }
@@ -43,8 +45,10 @@ static void cpu_free(fv_exec *ex) {
   const int count = ex->graph->count;
   for (int i = 0; cx->buf && i < count; i++) free(cx->buf[i]);
   for (int i = 0; cx->u8 && i < count; i++) free(cx->u8[i]);
+  for (int i = 0; cx->u32 && i < count; i++) free(cx->u32[i]);
   free(cx->buf);
   free(cx->u8);
+  free(cx->u32);
   free(cx->last_use);
   free(cx->written);
   free(cx);
@@ -57,6 +61,8 @@ static fv_status cpu_write(fv_exec *ex, int node, const void *data, size_t count
   const fv_node *n = node_at(cx, node);
   if (n->dtype == FV_U8) {
     memcpy(cx->u8[node], data, count);
+  } else if (n->dtype == FV_U32) {
+    memcpy(cx->u32[node], data, count * sizeof(uint32_t));
   } else {
     memcpy(cx->buf[node], data, count * sizeof(float));
     store_round(cx, cx->buf[node], (int64_t)count);
@@ -86,18 +92,12 @@ static void run_node(cpu_exec *cx, int i) {
       fv_ref_layernorm(a, b, c, out, fv_node_numel(n) / C, C, n->p.norm.eps);
       break;
     }
-    case FV_OP_SOFTMAX:
-      fv_ref_softmax(a, out, fv_node_numel(n) / last_dim(n), last_dim(n));
-      break;
+    case FV_OP_SOFTMAX: fv_ref_softmax(a, out, fv_node_numel(n) / last_dim(n), last_dim(n)); break;
     case FV_OP_ATTENTION:
       fv_ref_attention(a, out, dim(n0, 0), dim(n0, 1), n->p.attn.heads, n->p.attn.head_dim, n->p.attn.scale);
       break;
-    case FV_OP_ADD:
-      fv_ref_add(a, b, c, out, fv_node_numel(n), last_dim(n), n->p.add.alpha, n->p.add.beta);
-      break;
-    case FV_OP_IM2COL:
-      fv_ref_im2col(a, out, dim(n0, 0), dim(n0, 1), dim(n0, 2), dim(n0, 3), n->p.im2col.patch);
-      break;
+    case FV_OP_ADD: fv_ref_add(a, b, c, out, fv_node_numel(n), last_dim(n), n->p.add.alpha, n->p.add.beta); break;
+    case FV_OP_IM2COL: fv_ref_im2col(a, out, dim(n0, 0), dim(n0, 1), dim(n0, 2), dim(n0, 3), n->p.im2col.patch); break;
     case FV_OP_EMBED_TOKENS:
       fv_ref_embed_tokens(a, b, c, out, dim(n0, 0), dim(n0, 1), dim(n0, 2), n->p.embed.n_prefix, n->p.embed.pos_offset);
       break;
@@ -106,18 +106,70 @@ static void run_node(cpu_exec *cx, int i) {
       break;
     case FV_OP_RESAMPLE: {
       const int axis = n->p.resample.axis;
-      fv_ref_resample(a, n0->dtype == FV_U8 ? cx->u8[s0] : NULL, b, out, dim(n0, 0), dim(n0, 1), dim(n0, 2), axis,
-                      dim(n, axis), n->p.resample.taps, n->p.resample.round_u8);
+      const uint8_t *a8 = n0->dtype == FV_U8 ? cx->u8[s0] : NULL;
+      const int64_t taps = n->p.resample.taps, round = n->p.resample.round_u8;
+      if (n0->ndim == 3) {
+        fv_ref_resample(a, a8, b, out, dim(n0, 0), dim(n0, 1), dim(n0, 2), axis, dim(n, axis), (int)taps, (int)round);
+      } else if (axis == 2) {
+        /* along W: the batch's rows are one [B*H, W, C] image */
+        fv_ref_resample(a, a8, b, out, dim(n0, 0) * dim(n0, 1), dim(n0, 2), dim(n0, 3), 1, dim(n, 2), (int)taps,
+                        (int)round);
+      } else {
+        const int64_t in_img = dim(n0, 1) * dim(n0, 2) * dim(n0, 3), out_img = fv_node_numel(n) / dim(n, 0);
+        for (int64_t k = 0; k < dim(n0, 0); k++)
+          fv_ref_resample(a ? a + k * in_img : NULL, a8 ? a8 + k * in_img : NULL, b, out + k * out_img, dim(n0, 1),
+                          dim(n0, 2), dim(n0, 3), 0, dim(n, 1), (int)taps, (int)round);
+      }
       break;
     }
     case FV_OP_CROP_NORMALIZE:
       fv_ref_crop_normalize(a, out, dim(n0, 0), dim(n0, 1), dim(n0, 2), n->p.crop.top, n->p.crop.left, dim(n, 1),
                             dim(n, 2), n->p.crop.mean, n->p.crop.std);
       break;
+    case FV_OP_STENCIL:
+      fv_ref_stencil(a, b, dim(node_at(cx, s1), 0), out, dim(n0, 0), dim(n0, 1), dim(n0, 2), dim(n0, 3),
+                     n->p.image.border);
+      break;
+    case FV_OP_SAMPLE:
+      fv_ref_sample(a, b, dim(node_at(cx, s1), 0), out, dim(n0, 0), dim(n0, 1), dim(n0, 2), dim(n0, 3), dim(n, 1),
+                    dim(n, 2), n->p.image.border, n->p.image.scale);
+      break;
+    case FV_OP_WARP:
+      fv_ref_warp(a, b, c, dim(node_at(cx, s1), 0), out, dim(n0, 0), dim(n0, 1), dim(n0, 2), dim(n0, 3),
+                  n->p.image.border);
+      break;
+    case FV_OP_PIXEL: {
+      fv_ref_pixel_args p = {.image = a,
+                             .layer = b,
+                             .stats = c,
+                             .keys = n->src[3] >= 0 ? cx->u32[n->src[3]] : NULL,
+                             .out = out,
+                             .B = dim(n0, 0),
+                             .H = dim(n0, 1),
+                             .W = dim(n0, 2),
+                             .C = dim(n0, 3),
+                             .mode = n->p.pixel.mode,
+                             .rng = n->p.pixel.rng};
+      if (s1 >= 0) {
+        const fv_node *l = node_at(cx, s1);
+        p.B1 = dim(l, 0), p.H1 = dim(l, 1), p.W1 = dim(l, 2), p.C1 = dim(l, 3);
+      }
+      if (s2 >= 0) p.C2 = dim(node_at(cx, s2), 1);
+      memcpy(p.a, n->p.pixel.a, sizeof p.a);
+      fv_ref_pixel(&p);
+      break;
+    }
+    case FV_OP_RANDOM:
+      fv_ref_random(cx->u32[s0], out, dim(n, 0), fv_node_numel(n) / dim(n, 0), n->p.random.dist, n->p.random.a,
+                    n->p.random.b, &n->p.random.rng);
+      break;
+    case FV_OP_REDUCE: fv_ref_reduce(a, out, dim(n0, 0), dim(n0, 1) * dim(n0, 2), dim(n0, 3), n->p.reduce.kind); break;
+    case FV_OP_PLASMA:
+      fv_ref_plasma(cx->u32[s0], out, dim(n, 0), (int)dim(n, 1), n->p.plasma.decay, &n->p.plasma.rng);
+      break;
     case FV_OP_INPUT:
     case FV_OP_WEIGHT:
-    case FV_OP_COUNT:
-      break;
+    case FV_OP_COUNT: break;
   }
   store_round(cx, out, fv_node_numel(n));
 }
@@ -169,6 +221,10 @@ static fv_status cpu_read(fv_exec *ex, int node, float *dst, size_t count, fv_er
     for (size_t i = 0; i < count; i++) dst[i] = (float)cx->u8[node][i];
     return FV_OK;
   }
+  if (n->dtype == FV_U32) {
+    fv_convert_to_f32(cx->u32[node], FV_U32, dst, count);
+    return FV_OK;
+  }
   if (!cx->buf[node])
     return fv_fail(err, "cpu executor: output %s has not been computed; run the graph first", n->name);
   memcpy(dst, cx->buf[node], count * sizeof(float));
@@ -191,9 +247,10 @@ fv_status fv_cpu_exec_new(const fv_graph *g, const fv_exec_options *opt, fv_exec
   const size_t slots = (size_t)(count > 0 ? count : 1);
   cx->buf = calloc(slots, sizeof *cx->buf);
   cx->u8 = calloc(slots, sizeof *cx->u8);
+  cx->u32 = calloc(slots, sizeof *cx->u32);
   cx->last_use = malloc(slots * sizeof *cx->last_use);
   cx->written = calloc(slots, sizeof *cx->written);
-  if (!cx->buf || !cx->u8 || !cx->last_use || !cx->written) {
+  if (!cx->buf || !cx->u8 || !cx->u32 || !cx->last_use || !cx->written) {
     fv_fail(err, "cpu executor: out of memory for %d nodes", count);
     goto fail;
   }
@@ -209,6 +266,12 @@ fv_status fv_cpu_exec_new(const fv_graph *g, const fv_exec_options *opt, fv_exec
       cx->u8[i] = malloc((size_t)(numel > 0 ? numel : 1));
       if (!cx->u8[i]) {
         fv_fail(err, "cpu executor: out of memory for input %s (%lld bytes)", n->name, (long long)numel);
+        goto fail;
+      }
+    } else if (n->op == FV_OP_INPUT && n->dtype == FV_U32) {
+      cx->u32[i] = malloc((size_t)(numel > 0 ? numel : 1) * sizeof(uint32_t));
+      if (!cx->u32[i]) {
+        fv_fail(err, "cpu executor: out of memory for input %s (%lld keys)", n->name, (long long)numel);
         goto fail;
       }
     } else if (n->op == FV_OP_INPUT || n->op == FV_OP_WEIGHT) {

@@ -6,7 +6,8 @@
 
 size_t fv_dtype_size(fv_dtype t) {
   switch (t) {
-    case FV_F32: return 4;
+    case FV_F32:
+    case FV_U32: return 4;
     case FV_F16:
     case FV_BF16: return 2;
     case FV_U8: return 1;
@@ -20,6 +21,7 @@ const char *fv_dtype_name(fv_dtype t) {
     case FV_F16: return "F16";
     case FV_BF16: return "BF16";
     case FV_U8: return "U8";
+    case FV_U32: return "U32";
   }
   return "?";
 }
@@ -87,6 +89,12 @@ void fv_convert_to_f32(const void *src, fv_dtype src_type, float *dst, size_t n)
         break;
       }
       case FV_U8: dst[i] = (float)p[i]; break;
+      case FV_U32: {
+        uint32_t u;
+        memcpy(&u, p + 4 * i, 4);
+        dst[i] = (float)u;
+        break;
+      }
     }
   }
 }

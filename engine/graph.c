@@ -1,6 +1,7 @@
-/* graph.c: node constructors with shape checking (see graph.h). */
+/* graph.c: node constructors with shape and argument checking (see graph.h). */
 #include "graph.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,13 @@ const char *fv_op_name(fv_op op) {
       [FV_OP_TOKENS] = "tokens",
       [FV_OP_RESAMPLE] = "resample",
       [FV_OP_CROP_NORMALIZE] = "crop_normalize",
+      [FV_OP_STENCIL] = "stencil",
+      [FV_OP_SAMPLE] = "sample",
+      [FV_OP_WARP] = "warp",
+      [FV_OP_PIXEL] = "pixel",
+      [FV_OP_RANDOM] = "random",
+      [FV_OP_REDUCE] = "reduce",
+      [FV_OP_PLASMA] = "plasma",
   };
   return op >= 0 && op < FV_OP_COUNT && names[op] ? names[op] : "?";
 }
@@ -109,6 +117,11 @@ static int check_src(fv_graph *g, const char *op, int idx, int optional) {
     fail(g, "graph: %s cannot read U8 node %d", op, idx);
     return 0;
   }
+  /* U32 nodes are random keys: only check_keys() accepts them, where an op expects keys. */
+  if (g->nodes[idx].dtype == FV_U32) {
+    fail(g, "graph: %s cannot read U32 node %s as data (U32 inputs are random keys)", op, g->nodes[idx].name);
+    return 0;
+  }
   return 1;
 }
 
@@ -121,7 +134,8 @@ void fv_mark_output(fv_graph *g, int i) {
 }
 
 int fv_input(fv_graph *g, const char *name, fv_dtype dtype, int ndim, const int64_t *shape) {
-  if (dtype != FV_F32 && dtype != FV_U8) return fail(g, "graph: input %s must be F32 or U8", name ? name : "?");
+  if (dtype != FV_F32 && dtype != FV_U8 && dtype != FV_U32)
+    return fail(g, "graph: input %s must be F32, U8 or U32, got %s", name ? name : "?", fv_dtype_name(dtype));
   int i = push(g, FV_OP_INPUT, ndim, shape, -1, -1, -1);
   if (i < 0) return -1;
   g->nodes[i].dtype = dtype;
@@ -131,7 +145,9 @@ int fv_input(fv_graph *g, const char *name, fv_dtype dtype, int ndim, const int6
 
 int fv_weight(fv_graph *g, const char *name, int ndim, const int64_t *shape, const void *data, fv_dtype data_dtype,
               int copy) {
-  if (data_dtype == FV_U8) return fail(g, "graph: weight %s cannot be U8", name ? name : "?");
+  if (data_dtype == FV_U8 || data_dtype == FV_U32)
+    return fail(g, "graph: weight %s cannot be %s (weights are float data)", name ? name : "?",
+                fv_dtype_name(data_dtype));
   int i = push(g, FV_OP_WEIGHT, ndim, shape, -1, -1, -1);
   if (i < 0) return -1;
   fv_node *n = &g->nodes[i];
@@ -287,15 +303,21 @@ int fv_tokens_slice(fv_graph *g, int x, int start, int count) { return tokens(g,
 int fv_resample(fv_graph *g, int image, int table, int axis, int out_size, int taps, int round_u8) {
   if (!check_src(g, "resample", image, 0) || !check_src(g, "resample", table, 0)) return -1;
   const fv_node *im = node(g, image);
-  if (im->ndim != 3 || (axis != 0 && axis != 1) || out_size < 1 || taps < 1)
-    return fail(g, "graph: resample needs an [H, W, C] image %s, axis 0 or 1 and sizes >= 1, got axis %d, taps %d",
-                im->name, axis, taps);
+  /* [H, W, C] with axis 0 or 1, or a batch [B, H, W, C] with axis 1 or 2. */
+  int first_axis = im->ndim == 4 ? 1 : 0;
+  if ((im->ndim != 3 && im->ndim != 4) || axis < first_axis || axis > first_axis + 1 || out_size < 1 || taps < 1)
+    return fail(g,
+                "graph: resample needs an [H, W, C] image with axis 0 or 1, or a [B, H, W, C] batch with axis 1 or "
+                "2, and sizes >= 1; got %s with %d dims, axis %d, taps %d",
+                im->name, im->ndim, axis, taps);
   if (fv_node_numel(node(g, table)) != (int64_t)out_size * (2 + taps))
     return fail(g, "graph: resample table %s must hold %lld values, got %lld", node(g, table)->name,
                 (long long)out_size * (2 + taps), (long long)fv_node_numel(node(g, table)));
-  int64_t shape[3] = {im->shape[0], im->shape[1], im->shape[2]};
+  int64_t shape[FV_MAX_DIMS];
+  int ndim = im->ndim;
+  memcpy(shape, im->shape, sizeof shape);
   shape[axis] = out_size;
-  int i = push(g, FV_OP_RESAMPLE, 3, shape, image, table, -1);
+  int i = push(g, FV_OP_RESAMPLE, ndim, shape, image, table, -1);
   if (i >= 0) {
     g->nodes[i].p.resample.axis = axis;
     g->nodes[i].p.resample.taps = taps;
@@ -324,5 +346,205 @@ int fv_crop_normalize(fv_graph *g, int image, int top, int left, int height, int
     n->p.crop.mean[c] = mean[c];
     n->p.crop.std[c] = std[c];
   }
+  return i;
+}
+
+/* ---- image ops ---------------------------------------------------------------------------- */
+
+/* An image batch [B, H, W, C] of float data. */
+static int check_image(fv_graph *g, const char *op, int image) {
+  if (!check_src(g, op, image, 0)) return 0;
+  if (node(g, image)->ndim != 4) {
+    fail(g, "graph: %s image %s must be a [B, H, W, C] batch, got %d dims", op, node(g, image)->name,
+         node(g, image)->ndim);
+    return 0;
+  }
+  return 1;
+}
+
+/* Random keys: a U32 input [B], one key per image. */
+static int check_keys(fv_graph *g, const char *op, int keys, int64_t batch) {
+  if (graph_failed(g)) return 0;
+  if (keys < 0 || keys >= g->count) {
+    fail(g, "graph: %s keys %d is not an existing node (have %d)", op, keys, g->count);
+    return 0;
+  }
+  const fv_node *k = node(g, keys);
+  if (k->op != FV_OP_INPUT || k->dtype != FV_U32 || k->ndim != 1 || k->shape[0] != batch) {
+    fail(g, "graph: %s keys %s must be a U32 input [%lld] (one key per image), got a %s %s with %lld elements", op,
+         k->name, (long long)batch, fv_dtype_name(k->dtype), fv_op_name(k->op), (long long)fv_node_numel(k));
+    return 0;
+  }
+  return 1;
+}
+
+static int check_border(fv_graph *g, const char *op, fv_border border) {
+  if (graph_failed(g)) return 0;
+  if (border < FV_BORDER_NEAREST || border > FV_BORDER_ZERO) {
+    fail(g, "graph: %s border mode %d is not an fv_border (0..3)", op, (int)border);
+    return 0;
+  }
+  return 1;
+}
+
+/* Reads element i of a WEIGHT node as float (its host data, any float dtype). */
+static float weight_value(const fv_node *w, int64_t i) {
+  float v;
+  fv_convert_to_f32((const char *)w->data + (size_t)i * fv_dtype_size(w->data_dtype), w->data_dtype, &v, 1);
+  return v;
+}
+
+int fv_stencil(fv_graph *g, int image, int taps, fv_border border) {
+  if (!check_image(g, "stencil", image) || !check_src(g, "stencil", taps, 0) || !check_border(g, "stencil", border))
+    return -1;
+  const fv_node *t = node(g, taps);
+  if (t->op != FV_OP_WEIGHT || t->ndim != 2 || t->shape[1] != 3 || !t->data)
+    return fail(g, "graph: stencil taps %s must be a WEIGHT [T, 3] of (dy, dx, w) rows", t->name);
+  /* Offsets are integers; kernels read them from the weight buffer, so they must also be exact in
+   * fp16 storage (|d| <= 2048). */
+  for (int64_t r = 0; r < t->shape[0]; r++)
+    for (int k = 0; k < 2; k++) {
+      float d = weight_value(t, r * 3 + k);
+      if (!(d == floorf(d)) || fabsf(d) > 2048.0f)
+        return fail(g, "graph: stencil tap %lld of %s has offset %g, expected an integer in -2048..2048", (long long)r,
+                    t->name, (double)d);
+    }
+  int i = push(g, FV_OP_STENCIL, 4, node(g, image)->shape, image, taps, -1);
+  if (i >= 0) g->nodes[i].p.image.border = border;
+  return i;
+}
+
+int fv_sample(fv_graph *g, int image, int table, int out_h, int out_w, fv_border border, float scale) {
+  if (!check_image(g, "sample", image) || !check_src(g, "sample", table, 0) || !check_border(g, "sample", border))
+    return -1;
+  const fv_node *t = node(g, table);
+  if (t->ndim != 2 || t->shape[1] != 4)
+    return fail(g, "graph: sample table %s must be [L, 4] of (ay, by, ax, bx) rows", t->name);
+  if (out_h < 1 || out_w < 1) return fail(g, "graph: sample output size %dx%d must be positive", out_h, out_w);
+  const fv_node *im = node(g, image);
+  int64_t shape[4] = {im->shape[0], out_h, out_w, im->shape[3]};
+  int i = push(g, FV_OP_SAMPLE, 4, shape, image, table, -1);
+  if (i >= 0) {
+    g->nodes[i].p.image.border = border;
+    g->nodes[i].p.image.scale = scale;
+  }
+  return i;
+}
+
+/* A layer [B1, H, W, 1] whose batch is the image's or 1 (shared by every image). */
+static int check_field(fv_graph *g, const char *op, int field, const fv_node *im) {
+  if (!check_src(g, op, field, 0)) return 0;
+  const fv_node *f = node(g, field);
+  if (f->ndim != 4 || (f->shape[0] != im->shape[0] && f->shape[0] != 1) || f->shape[1] != im->shape[1] ||
+      f->shape[2] != im->shape[2] || f->shape[3] != 1) {
+    fail(g, "graph: %s displacement %s must be [%lld or 1, %lld, %lld, 1]", op, f->name, (long long)im->shape[0],
+         (long long)im->shape[1], (long long)im->shape[2]);
+    return 0;
+  }
+  return 1;
+}
+
+int fv_warp(fv_graph *g, int image, int dy, int dx, fv_border border) {
+  if (!check_image(g, "warp", image) || !check_border(g, "warp", border)) return -1;
+  const fv_node *im = node(g, image);
+  if (!check_field(g, "warp", dy, im) || !check_field(g, "warp", dx, im)) return -1;
+  if (node(g, dy)->shape[0] != node(g, dx)->shape[0])
+    return fail(g, "graph: warp displacements %s and %s differ in batch size", node(g, dy)->name, node(g, dx)->name);
+  int i = push(g, FV_OP_WARP, 4, im->shape, image, dy, dx);
+  if (i >= 0) g->nodes[i].p.image.border = border;
+  return i;
+}
+
+int fv_pixel(fv_graph *g, int image, int layer, int stats, int keys, fv_pixel_mode mode, const float a[4],
+             const fv_rng_params *rng) {
+  if (!check_image(g, "pixel", image) || !check_src(g, "pixel", layer, 1) || !check_src(g, "pixel", stats, 1))
+    return -1;
+  if (mode < 0 || mode >= FV_PIXEL_MODE_COUNT)
+    return fail(g, "graph: pixel mode %d is not an fv_pixel_mode (0..%d)", (int)mode, FV_PIXEL_MODE_COUNT - 1);
+  const fv_node *im = node(g, image);
+  const int64_t B = im->shape[0], H = im->shape[1], W = im->shape[2], C = im->shape[3];
+  int needs_layer =
+      mode == FV_PIXEL_FOG || mode == FV_PIXEL_FROST || mode == FV_PIXEL_SNOW || mode == FV_PIXEL_LAYER_COLOR;
+  int needs_stats = mode == FV_PIXEL_CONTRAST || mode == FV_PIXEL_FOG;
+  int needs_keys = mode <= FV_PIXEL_SPECKLE_NOISE;
+  int needs_rgb = mode == FV_PIXEL_BRIGHTNESS || mode == FV_PIXEL_SATURATE || mode == FV_PIXEL_SNOW;
+  if (needs_rgb && C != 3)
+    return fail(g, "graph: pixel mode %d needs an RGB image (C = 3), got C = %lld", mode, (long long)C);
+  if (mode == FV_PIXEL_LAYER_COLOR && C > 3)
+    return fail(g, "graph: pixel layer_color takes at most 3 channels (a colour per channel), got %lld", (long long)C);
+  if (needs_layer != (layer >= 0))
+    return fail(g, "graph: pixel mode %d %s a layer", mode, needs_layer ? "needs" : "takes no");
+  if (needs_stats != (stats >= 0))
+    return fail(g, "graph: pixel mode %d %s per-image stats", mode, needs_stats ? "needs" : "takes no");
+  if (needs_keys != (keys >= 0))
+    return fail(g, "graph: pixel mode %d %s random keys", mode, needs_keys ? "needs" : "takes no");
+  if (needs_keys && (!rng || !check_keys(g, "pixel", keys, B)))
+    return rng ? -1 : fail(g, "graph: pixel noise needs rng");
+  if (layer >= 0) {
+    const fv_node *l = node(g, layer);
+    if (l->ndim != 4 || (l->shape[0] != B && l->shape[0] != 1) || l->shape[1] < H || l->shape[2] < W)
+      return fail(g, "graph: pixel layer %s must be [%lld or 1, >= %lld, >= %lld, C1]", l->name, (long long)B,
+                  (long long)H, (long long)W);
+  }
+  if (stats >= 0) {
+    const fv_node *s = node(g, stats);
+    if (s->ndim != 2 || s->shape[0] != B || (mode == FV_PIXEL_CONTRAST && s->shape[1] != C))
+      return fail(g, "graph: pixel stats %s must be [%lld, %s]", s->name, (long long)B,
+                  mode == FV_PIXEL_CONTRAST ? "C" : "C2");
+  }
+  if (mode == FV_PIXEL_SHOT_NOISE && !(a[0] > 0.0f))
+    return fail(g, "graph: pixel shot noise needs lambda a0 > 0, got %g", (double)a[0]);
+  int i = push(g, FV_OP_PIXEL, 4, im->shape, image, layer, stats);
+  if (i < 0) return -1;
+  fv_node *n = &g->nodes[i];
+  n->src[3] = keys;
+  n->p.pixel.mode = mode;
+  for (int k = 0; k < 4; k++) n->p.pixel.a[k] = a ? a[k] : 0.0f;
+  if (rng) n->p.pixel.rng = *rng;
+  return i;
+}
+
+int fv_random(fv_graph *g, int keys, int ndim, const int64_t *shape, fv_random_dist dist, float a, float b,
+              const fv_rng_params *rng) {
+  if (graph_failed(g)) return -1;
+  if (ndim < 1 || ndim > FV_MAX_DIMS || !shape || !rng)
+    return fail(g, "graph: random needs 1..%d dims, a shape and rng", FV_MAX_DIMS);
+  if (dist != FV_RANDOM_UNIFORM && dist != FV_RANDOM_NORMAL)
+    return fail(g, "graph: random distribution %d is not an fv_random_dist", (int)dist);
+  if (!check_keys(g, "random", keys, shape[0])) return -1;
+  int i = push(g, FV_OP_RANDOM, ndim, shape, keys, -1, -1);
+  if (i < 0) return -1;
+  if (fv_node_numel(&g->nodes[i]) / shape[0] > UINT32_MAX)
+    return fail(g, "graph: random %s has more than 2^32 values per image (draw indices are 32-bit)", g->nodes[i].name);
+  g->nodes[i].p.random.dist = dist;
+  g->nodes[i].p.random.a = a;
+  g->nodes[i].p.random.b = b;
+  g->nodes[i].p.random.rng = *rng;
+  return i;
+}
+
+int fv_reduce(fv_graph *g, int image, fv_reduce_kind kind) {
+  if (!check_image(g, "reduce", image)) return -1;
+  if (kind != FV_REDUCE_MEAN && kind != FV_REDUCE_MAX)
+    return fail(g, "graph: reduce kind %d is not an fv_reduce_kind", (int)kind);
+  int64_t shape[2] = {node(g, image)->shape[0], node(g, image)->shape[3]};
+  int i = push(g, FV_OP_REDUCE, 2, shape, image, -1, -1);
+  if (i >= 0) g->nodes[i].p.reduce.kind = kind;
+  return i;
+}
+
+int fv_plasma(fv_graph *g, int keys, int size, float decay, const fv_rng_params *rng) {
+  if (graph_failed(g)) return -1;
+  if (size < 2 || size > (1 << 15) || (size & (size - 1)) != 0)
+    return fail(g, "graph: plasma size %d must be a power of two in 2..32768", size);
+  if (!(decay > 0.0f) || !rng) return fail(g, "graph: plasma needs decay > 0 and rng, got decay %g", (double)decay);
+  if (keys < 0 || keys >= g->count) return fail(g, "graph: plasma keys %d is not an existing node", keys);
+  int64_t B = node(g, keys)->shape[0];
+  if (!check_keys(g, "plasma", keys, B)) return -1;
+  int64_t shape[4] = {B, size, size, 1};
+  int i = push(g, FV_OP_PLASMA, 4, shape, keys, -1, -1);
+  if (i < 0) return -1;
+  g->nodes[i].p.plasma.decay = decay;
+  g->nodes[i].p.plasma.rng = *rng;
   return i;
 }

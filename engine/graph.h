@@ -20,7 +20,7 @@
 #define FV_MAX_SRC 4
 
 typedef enum fv_op {
-  FV_OP_INPUT,  /* host data written before each run; dtype F32 or U8 */
+  FV_OP_INPUT,  /* host data written before each run; dtype F32, U8 (images) or U32 (keys) */
   FV_OP_WEIGHT, /* constant host data (data, data_dtype), uploaded once */
   /* out[M,N] = src0[M,K] . src1[N,K]^T (+ src2[N]) (then exact-erf GELU if p.matmul.gelu).
    * src0 may have any number of leading dims, flattened into M. */
@@ -48,21 +48,111 @@ typedef enum fv_op {
   /* Over tokens of src0 [B, T, E]: mean of tokens [start, start+count) -> [B, E],
    * or (mean = 0) copy of those tokens -> [B, count, E]. */
   FV_OP_TOKENS,
-  /* Separable resampling along one axis of an image src0 [H, W, C] (F32 or U8 input):
+  /* Separable resampling along one axis of an image src0 [H, W, C] (axis 0 or 1) or of every
+   * image of a batch [B, H, W, C] (axis 1 or 2), F32 or U8 input:
    * src1 is a table built by the host, per output index o along the axis:
    * table[o*(2+taps)] = first source index, [+1] = tap count, [+2..] = weights.
-   * Output F32 [H', W, C] (axis 0) or [H, W', C] (axis 1); with round_u8 the result is
-   * rounded and clamped to 0..255 as PIL does between its passes. */
+   * Output F32 with the axis resized ([H', W, C], [H, W', C], [B, H', W, C], [B, H, W', C]);
+   * with round_u8 the result is rounded and clamped to 0..255 as PIL does between its passes. */
   FV_OP_RESAMPLE,
   /* src0 [H, W, C] (values 0..255) -> out [C, h, w]: pixel (top+y, left+x) / 255,
    * then (v - mean[c]) / std[c]. */
   FV_OP_CROP_NORMALIZE,
+  /* ---- Image ops (corruptions, TAP, filters). Images are F32 [B, H, W, C] (values in the
+   * units the caller chose; corruptions use 0..255), "layers" are [B, H, W, 1]. Where an op
+   * reads outside the image, p.*.border says how (fv_border). ---- */
+  /* out[b, y, x, c] = sum_t w_t * src0[b, border(y + dy_t), border(x + dx_t), c], summed in tap
+   * order in fp32. src1 = taps, a WEIGHT [T, 3] of (dy, dx, w) rows (dy, dx integers). Covers
+   * separable blurs (two nodes: a 1xk row then a kx1 column), 2-D kernels (defocus disk),
+   * ray kernels (motion blur), box filters. Offsets must be integers within +-2048 (exact in
+   * fp16 storage); a tap reading outside with FV_BORDER_ZERO adds nothing. */
+  FV_OP_STENCIL,
+  /* Mean of bilinear samples: out[b, y, x, c] = scale * sum_l bilinear(src0[b], ay_l*y + by_l,
+   * ax_l*x + bx_l, c), with src1 a WEIGHT [L, 4] of (ay, by, ax, bx) rows, out [B, OH, OW, C].
+   * Bilinear = scipy.ndimage order 1: floor(coord) and floor(coord)+1, each index mapped by the
+   * border rule, linear weights, computed in fp32. Zoom blur (one row per zoom factor, the
+   * identity included), the snow layer's zoom, any axis-aligned affine resize. The table is
+   * stored like any weight (fp16 under fp16 storage: coefficients lose precision there). */
+  FV_OP_SAMPLE,
+  /* Displacement warp: out[b, y, x, c] = bilinear(src0[b], y + src1[b, y, x, 0], x + src2[b, y, x, 0], c)
+   * with src1 = dy, src2 = dx layers [B, H, W, 1] or [1, H, W, 1] (one field for every image),
+   * same bilinear/border rule as FV_OP_SAMPLE.
+   * Elastic transform; glass blur's pixel shuffle (integer displacements copy exactly). */
+  FV_OP_WARP,
+  /* Per-value transform of src0 [B, H, W, C] by p.pixel.mode (fv_pixel_mode) with optional
+   * src1 = a layer [B, H1, W1, C1] or [1, H1, W1, C1] (shared by every image) with H1 >= H,
+   * W1 >= W, read at (y, x), channel c % C1,
+   * src2 = per-image stats [B, C2] (FV_OP_REDUCE), src3 = image keys U32 [B] (random modes).
+   * Out has src0's shape. */
+  FV_OP_PIXEL,
+  /* Random fill: out[b, ...] (shape given, shape[0] = B) = p.random.dist of the Philox stream
+   * keyed by (p.random.rng.seed, src0[b]) (src0 = image keys U32 [B]); draw index = the value's
+   * linear index within image b. Uniform: a + (b - a) * u; normal: a + b * N(0, 1). */
+  FV_OP_RANDOM,
+  /* Per-image, per-channel statistic of src0 [B, H, W, C] -> [B, C]: mean or max over H, W
+   * (mean: the CPU sums in double, kernels in an fp32 tree; they agree to about 1e-6 relative). */
+  FV_OP_REDUCE,
+  /* Plasma fractal (diamond-square; methods/corruptions.md 3.8) per image -> [B, N, N, 1],
+   * N a power of two, normalised to [0, 1] per image. src0 = image keys U32 [B].
+   * Draws: level l (0 for step N), set s (0 squares, 1 diamond set 1, 2 diamond set 2) use
+   * stream p.plasma.rng.stream + 3*l + s and the draw index = row-major cell index in that set.
+   * Noise amplitude of level l: 100 / decay^l (double, rounded to float); sums as numpy's
+   * plasma_fractal orders them, in fp32; normalised as (P - min) / (max - min). N <= 32768. */
+  FV_OP_PLASMA,
   FV_OP_COUNT
 } fv_op;
 
+/* How image ops read outside the image (n = the axis length):
+ * NEAREST    edge replicate (skimage/scipy "nearest");
+ * REFLECT101 OpenCV's default, dcb|abcd|cba;
+ * REFLECT    scipy's "reflect", half-sample symmetric, dcba|abcd|dcba;
+ * ZERO       zero padding (TAP's 3x3 averages).
+ * Reflections repeat for offsets beyond one period, so any offset is defined. */
+typedef enum fv_border { FV_BORDER_NEAREST = 0, FV_BORDER_REFLECT101, FV_BORDER_REFLECT, FV_BORDER_ZERO } fv_border;
+
+/* The fixed part of a random stream (engine/philox.h); the image key comes from a tensor. */
+typedef struct fv_rng_params {
+  uint32_t seed, corruption, severity, stream;
+} fv_rng_params;
+
+/* FV_OP_PIXEL modes. f = v / 255 for image inputs (0..255 units), computed as v * (1/255) in
+ * fp32; u8(t) = floor(clip(t, 0, 255)), the truncation of methods/corruptions.md 1.4, and
+ * u8(255 clip01(t)) = floor(255 clip01(t)). Every "image" mode returns u8(...) values.
+ * Arithmetic is fp32 in the written order (engine/ref/ref_image.c is the definition); shot
+ * noise divides by lambda as a multiplication by the fp32 1 / lambda.
+ * Random modes draw from Philox with key (p.rng.seed, keys[b]) and counter
+ * (linear index of the value within image b, attempt, corruption | severity << 8 | stream << 16);
+ * a mode that needs two draw kinds uses stream and stream + 1. Parameters are p.pixel.a[]. */
+typedef enum fv_pixel_mode {
+  FV_PIXEL_GAUSSIAN_NOISE = 0, /* a0 = sigma: u8(255 clip01(f + sigma N)) */
+  FV_PIXEL_SHOT_NOISE,         /* a0 = lambda: u8(255 clip01(Poisson(f lambda) / lambda)) */
+  FV_PIXEL_IMPULSE_NOISE,      /* a0 = p: flip = U(stream) < p, salt = U(stream+1) < 0.5; 255 / 0 / u8(v) */
+  FV_PIXEL_SPECKLE_NOISE,      /* a0 = sigma: u8(255 clip01(f + f sigma N)) */
+  FV_PIXEL_BRIGHTNESS,         /* a0 = dV: skimage HSV closed form (corruptions.md 3.9); C = 3 */
+  FV_PIXEL_SATURATE,           /* a0 = mult, a1 = add on S: closed form 3.9; C = 3 */
+  FV_PIXEL_CONTRAST,           /* a0 = k, src2 = channel means (0..255): u8(255 clip01((f - m) k + m)) */
+  FV_PIXEL_FOG,                /* a0 = c, src1 = plasma [0,1], src2 = channel maxima (0..255):
+                                  maxv = max_c src2 / 255; u8(255 clip01((f + c P) maxv / (maxv + c))) */
+  FV_PIXEL_FROST,              /* a0 = a, a1 = b, src1 = texture crop (0..255, C1 = 3): u8(a v + b F) */
+  FV_PIXEL_SNOW,               /* a0 = blend, src1 = snow layer S in [0, 1] (H1 >= H, W1 >= W); C = 3:
+                                  gray = .299R + .587G + .114B (of f); f2 = blend f + (1 - blend) max(f, 1.5 gray + .5);
+                                  u8(255 clip01(f2 + S[y, x] + S[H-1-y, W-1-x])) */
+  FV_PIXEL_LAYER_COLOR,        /* a0 = alpha, a1..a3 = colour (0..255), src1 = M:
+                                  u8(255 clip01(f (1 - alpha M) + M colour_c / 255)) (spatter water alpha 0, mud 1) */
+  FV_PIXEL_THRESHOLD,          /* raw units: t = v < a0 ? 0 : v; then clip01(t) when a1 != 0 */
+  FV_PIXEL_STEP,               /* raw units: v > a0 ? 1 : 0 */
+  FV_PIXEL_ROUND255,           /* raw units: rint(255 v) / 255 (round half to even) */
+  FV_PIXEL_QUANTIZE,           /* u8(a0 v): a0 = 1 for 0..255 images, 255 for [0, 1] layers */
+  FV_PIXEL_AFFINE,             /* raw units: a0 v + a1 */
+  FV_PIXEL_MODE_COUNT
+} fv_pixel_mode;
+
+typedef enum fv_random_dist { FV_RANDOM_UNIFORM = 0, FV_RANDOM_NORMAL } fv_random_dist;
+typedef enum fv_reduce_kind { FV_REDUCE_MEAN = 0, FV_REDUCE_MAX } fv_reduce_kind;
+
 typedef struct fv_node {
   fv_op op;
-  fv_dtype dtype; /* F32 for every op; an INPUT may be U8 */
+  fv_dtype dtype; /* F32 for every op; an INPUT may be U8 or U32 */
   int ndim;
   int64_t shape[FV_MAX_DIMS];
   int src[FV_MAX_SRC]; /* node indices, -1 when unused */
@@ -98,6 +188,27 @@ typedef struct fv_node {
       int top, left;
       float mean[4], std[4];
     } crop;
+    struct {
+      fv_border border;
+      float scale; /* FV_OP_SAMPLE only */
+    } image;      /* FV_OP_STENCIL, FV_OP_SAMPLE, FV_OP_WARP */
+    struct {
+      fv_pixel_mode mode;
+      float a[4];
+      fv_rng_params rng;
+    } pixel;
+    struct {
+      fv_random_dist dist;
+      float a, b;
+      fv_rng_params rng;
+    } random;
+    struct {
+      fv_reduce_kind kind;
+    } reduce;
+    struct {
+      float decay;
+      fv_rng_params rng;
+    } plasma;
   } p;
   /* WEIGHT only: host data of shape[], element type data_dtype; owned by the graph
    * when owns_data is set, otherwise it must outlive the graph (e.g. an mmap). */
@@ -137,6 +248,17 @@ int fv_tokens_slice(fv_graph *g, int x, int start, int count);
 int fv_resample(fv_graph *g, int image, int table, int axis, int out_size, int taps, int round_u8);
 int fv_crop_normalize(fv_graph *g, int image, int top, int left, int height, int width, const float *mean,
                       const float *std);
+/* Image ops (see the enum above for semantics). Sources that are optional take -1. */
+int fv_stencil(fv_graph *g, int image, int taps, fv_border border);
+int fv_sample(fv_graph *g, int image, int table, int out_h, int out_w, fv_border border, float scale);
+int fv_warp(fv_graph *g, int image, int dy, int dx, fv_border border);
+int fv_pixel(fv_graph *g, int image, int layer, int stats, int keys, fv_pixel_mode mode, const float a[4],
+             const fv_rng_params *rng);
+/* shape[0] is the batch and must equal the keys' length. */
+int fv_random(fv_graph *g, int keys, int ndim, const int64_t *shape, fv_random_dist dist, float a, float b,
+              const fv_rng_params *rng);
+int fv_reduce(fv_graph *g, int image, fv_reduce_kind kind);
+int fv_plasma(fv_graph *g, int keys, int size, float decay, const fv_rng_params *rng);
 void fv_mark_output(fv_graph *g, int node);
 void fv_set_name(fv_graph *g, int node, const char *name);
 

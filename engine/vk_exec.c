@@ -72,8 +72,10 @@ typedef struct vk_exec {
 
 static const fv_exec_backend vk_backend;
 
+/* U8 image inputs are bytes and U32 inputs (random keys) raw words in either storage type. */
 static size_t elem_size(const vk_exec *ex, const fv_node *n) {
-  return n->dtype == FV_U8 ? 1 : fv_dtype_size(ex->storage);
+  if (n->dtype == FV_U8 || n->dtype == FV_U32) return fv_dtype_size(n->dtype);
+  return fv_dtype_size(ex->storage);
 }
 
 static VkDeviceSize align_up(VkDeviceSize v, VkDeviceSize a) { return (v + a - 1) / a * a; }
@@ -617,8 +619,8 @@ static fv_status vk_write(fv_exec *base, int node, const void *data, size_t coun
   vk_exec *ex = (vk_exec *)base;
   const fv_node *n = &base->graph->nodes[node];
   void *dst = host_view(ex, node);
-  if (n->dtype == FV_U8)
-    memcpy(dst, data, count);
+  if (n->dtype == FV_U8 || n->dtype == FV_U32)
+    memcpy(dst, data, count * fv_dtype_size(n->dtype));
   else
     store_converted(ex, dst, data, FV_F32, 0, count);
   (void)err;
@@ -665,7 +667,7 @@ static fv_status vk_read(fv_exec *base, int node, float *dst, size_t count, fv_e
   (void)err;
   const void *src = host_view(ex, node);
   const fv_node *n = &base->graph->nodes[node];
-  fv_convert_to_f32(src, n->dtype == FV_U8 ? FV_U8 : ex->storage, dst, count);
+  fv_convert_to_f32(src, n->dtype == FV_U8 || n->dtype == FV_U32 ? n->dtype : ex->storage, dst, count);
   return FV_OK;
 }
 

@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "../graph.h"
+
 /* out[M,N] = a[M,K] . w[N,K]^T (+ bias[N]) (then exact-erf GELU when gelu != 0) */
 void fv_ref_matmul(const float *a, const float *w, const float *bias, float *out, int64_t M, int64_t N, int64_t K,
                    int gelu);
@@ -37,5 +39,43 @@ void fv_ref_resample(const float *image, const uint8_t *image_u8, const float *t
 /* image [H, W, C] -> out [C, h, w] */
 void fv_ref_crop_normalize(const float *image, float *out, int64_t H, int64_t W, int64_t C, int top, int left,
                            int64_t h, int64_t w, const float *mean, const float *std);
+
+/* ---- image ops (ref_image.c; semantics in graph.h). Images are [B, H, W, C]. ---------------- */
+
+/* The source index for coordinate i on an axis of length n under a border rule; -1 means
+ * "outside, reads as zero" (FV_BORDER_ZERO). Any i is defined: reflections repeat. */
+int64_t fv_ref_border(int64_t i, int64_t n, fv_border border);
+/* taps [T, 3] of (dy, dx, w) */
+void fv_ref_stencil(const float *image, const float *taps, int64_t T, float *out, int64_t B, int64_t H, int64_t W,
+                    int64_t C, fv_border border);
+/* table [L, 4] of (ay, by, ax, bx) -> out [B, OH, OW, C] */
+void fv_ref_sample(const float *image, const float *table, int64_t L, float *out, int64_t B, int64_t H, int64_t W,
+                   int64_t C, int64_t OH, int64_t OW, fv_border border, float scale);
+/* dy, dx [BD, H, W, 1] with BD = B or 1 */
+void fv_ref_warp(const float *image, const float *dy, const float *dx, int64_t BD, float *out, int64_t B, int64_t H,
+                 int64_t W, int64_t C, fv_border border);
+
+typedef struct fv_ref_pixel_args {
+  const float *image;   /* [B, H, W, C] */
+  const float *layer;   /* [B1, H1, W1, C1] or NULL */
+  const float *stats;   /* [B, C2] or NULL */
+  const uint32_t *keys; /* [B] or NULL */
+  float *out;
+  int64_t B, H, W, C, B1, H1, W1, C1, C2;
+  fv_pixel_mode mode;
+  float a[4];
+  fv_rng_params rng;
+} fv_ref_pixel_args;
+void fv_ref_pixel(const fv_ref_pixel_args *p);
+/* out [B, per_image] */
+void fv_ref_random(const uint32_t *keys, float *out, int64_t B, int64_t per_image, fv_random_dist dist, float a,
+                   float b, const fv_rng_params *rng);
+/* image [B, HW, C] -> out [B, C] */
+void fv_ref_reduce(const float *image, float *out, int64_t B, int64_t HW, int64_t C, fv_reduce_kind kind);
+/* The noise amplitude of each plasma level l: 100 / decay^l, by repeated division in double
+ * and rounded to float (the planner pushes the same table to the kernel). */
+float fv_ref_plasma_wibble(float decay, int level);
+/* out [B, N, N] */
+void fv_ref_plasma(const uint32_t *keys, float *out, int64_t B, int N, float decay, const fv_rng_params *rng);
 
 #endif

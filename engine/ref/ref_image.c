@@ -1,0 +1,340 @@
+/* ref_image.c: the plain C references of the image ops (FV_OP_STENCIL .. FV_OP_PLASMA, graph.h).
+ *
+ * These define what the image kernels compute, and the CPU executor runs them. Arithmetic is
+ * fp32 in the same operation order as shaders/{stencil,sample,warp,pixel,random,reduce,plasma}.comp
+ * (which mark the matching results `precise`, so a driver cannot fuse a multiply-add the C code
+ * rounds twice), so the CPU and a GPU agree to rounding; divisions, logarithms and cosines may
+ * still differ by an ulp on GPUs, whose fp32 division is not correctly rounded. Random numbers come
+ * from engine/philox.h, draw for draw as the kernels draw them. Exceptions, by design: the
+ * REDUCE mean accumulates in double here (the kernel sums a tree in fp32), and plasma's noise
+ * amplitudes come from one shared table (fv_ref_plasma_wibble).
+ *
+ * Deliberately not here: argument validation (graph.c checks every shape and source first) and
+ * fp16 storage (cpu_exec.c rounds what it stores). */
+#include <math.h>
+#include <stdint.h>
+
+#include "../philox.h"
+#include "ref.h"
+
+#define INV255 (1.0f / 255.0f)
+
+int64_t fv_ref_border(int64_t i, int64_t n, fv_border border) {
+  if (i >= 0 && i < n) return i;
+  switch (border) {
+    case FV_BORDER_NEAREST: return i < 0 ? 0 : n - 1;
+    case FV_BORDER_REFLECT101: {
+      if (n == 1) return 0;
+      int64_t period = 2 * n - 2, m = i % period;
+      if (m < 0) m += period;
+      return m < n ? m : period - m;
+    }
+    case FV_BORDER_REFLECT: {
+      int64_t period = 2 * n, m = i % period;
+      if (m < 0) m += period;
+      return m < n ? m : period - 1 - m;
+    }
+    case FV_BORDER_ZERO: break;
+  }
+  return -1;
+}
+
+void fv_ref_stencil(const float *image, const float *taps, int64_t T, float *out, int64_t B, int64_t H, int64_t W,
+                    int64_t C, fv_border border) {
+  for (int64_t b = 0; b < B; b++) {
+    const float *im = image + b * H * W * C;
+    for (int64_t y = 0; y < H; y++)
+      for (int64_t x = 0; x < W; x++)
+        for (int64_t c = 0; c < C; c++) {
+          float acc = 0.0f;
+          for (int64_t t = 0; t < T; t++) {
+            /* graph.c guarantees integer offsets within +-2048 */
+            int64_t yy = fv_ref_border(y + (int64_t)taps[3 * t], H, border);
+            int64_t xx = fv_ref_border(x + (int64_t)taps[3 * t + 1], W, border);
+            if (yy < 0 || xx < 0) continue;
+            acc += taps[3 * t + 2] * im[(yy * W + xx) * C + c];
+          }
+          out[((b * H + y) * W + x) * C + c] = acc;
+        }
+  }
+}
+
+/* Coordinates are clamped to +-2^24 before floor() so the integer conversion is defined for any
+ * input (NaN included); beyond that every border rule has long since repeated or clamped. */
+static float clamp_coord(float v) {
+  if (!(v >= -16777216.0f)) v = -16777216.0f;
+  if (v > 16777216.0f) v = 16777216.0f;
+  return v;
+}
+
+static float texel(const float *im, int64_t W, int64_t C, int64_t y, int64_t x, int64_t c) {
+  return y < 0 || x < 0 ? 0.0f : im[(y * W + x) * C + c];
+}
+
+/* scipy.ndimage order-1 interpolation of image im [H, W, C] at (cy, cx), channel c. */
+static float bilinear(const float *im, int64_t H, int64_t W, int64_t C, float cy, float cx, int64_t c,
+                      fv_border border) {
+  cy = clamp_coord(cy);
+  cx = clamp_coord(cx);
+  float fy = floorf(cy), fx = floorf(cx);
+  float ty = cy - fy, tx = cx - fx;
+  int64_t y0 = (int64_t)fy, x0 = (int64_t)fx;
+  int64_t ya = fv_ref_border(y0, H, border), yb = fv_ref_border(y0 + 1, H, border);
+  int64_t xa = fv_ref_border(x0, W, border), xb = fv_ref_border(x0 + 1, W, border);
+  float v00 = texel(im, W, C, ya, xa, c), v01 = texel(im, W, C, ya, xb, c);
+  float v10 = texel(im, W, C, yb, xa, c), v11 = texel(im, W, C, yb, xb, c);
+  float top = (1.0f - tx) * v00 + tx * v01;
+  float bottom = (1.0f - tx) * v10 + tx * v11;
+  return (1.0f - ty) * top + ty * bottom;
+}
+
+void fv_ref_sample(const float *image, const float *table, int64_t L, float *out, int64_t B, int64_t H, int64_t W,
+                   int64_t C, int64_t OH, int64_t OW, fv_border border, float scale) {
+  for (int64_t b = 0; b < B; b++) {
+    const float *im = image + b * H * W * C;
+    for (int64_t y = 0; y < OH; y++)
+      for (int64_t x = 0; x < OW; x++)
+        for (int64_t c = 0; c < C; c++) {
+          float acc = 0.0f;
+          for (int64_t l = 0; l < L; l++) {
+            const float *r = table + 4 * l;
+            float cy = r[0] * (float)y + r[1], cx = r[2] * (float)x + r[3];
+            acc += bilinear(im, H, W, C, cy, cx, c, border);
+          }
+          out[((b * OH + y) * OW + x) * C + c] = scale * acc;
+        }
+  }
+}
+
+void fv_ref_warp(const float *image, const float *dy, const float *dx, int64_t BD, float *out, int64_t B, int64_t H,
+                 int64_t W, int64_t C, fv_border border) {
+  for (int64_t b = 0; b < B; b++) {
+    const float *im = image + b * H * W * C;
+    const int64_t bd = BD == 1 ? 0 : b;
+    for (int64_t y = 0; y < H; y++)
+      for (int64_t x = 0; x < W; x++) {
+        const int64_t p = (bd * H + y) * W + x;
+        float cy = (float)y + dy[p], cx = (float)x + dx[p];
+        for (int64_t c = 0; c < C; c++) out[((b * H + y) * W + x) * C + c] = bilinear(im, H, W, C, cy, cx, c, border);
+      }
+  }
+}
+
+/* ---- FV_OP_PIXEL ---------------------------------------------------------------------------- */
+
+static float clip01(float t) {
+  t = t > 0.0f ? t : 0.0f; /* NaN becomes 0 */
+  return t < 1.0f ? t : 1.0f;
+}
+
+/* u8(t) = floor(clip(t, 0, 255)) */
+static float u8(float t) {
+  t = t > 0.0f ? t : 0.0f;
+  return floorf(t < 255.0f ? t : 255.0f);
+}
+
+static float to_u8_unit(float t) { return floorf(255.0f * clip01(t)); }
+
+static fv_rng pixel_rng(const fv_ref_pixel_args *p, int64_t b, uint32_t stream_offset) {
+  fv_rng r = {p->rng.seed, p->keys ? p->keys[b] : 0u, p->rng.corruption, p->rng.severity,
+              p->rng.stream + stream_offset};
+  return r;
+}
+
+static float layer_at(const fv_ref_pixel_args *p, int64_t b, int64_t y, int64_t x, int64_t c) {
+  int64_t b1 = p->B1 == 1 ? 0 : b;
+  return p->layer[((b1 * p->H1 + y) * p->W1 + x) * p->C1 + c % p->C1];
+}
+
+/* The value-wise modes: v = image[b, y, x, c], idx its linear index within image b. */
+static float pixel_value(const fv_ref_pixel_args *p, int64_t b, int64_t y, int64_t x, int64_t c, float v,
+                         uint32_t idx) {
+  const float a0 = p->a[0], a1 = p->a[1], f = v * INV255;
+  switch (p->mode) {
+    case FV_PIXEL_GAUSSIAN_NOISE: {
+      fv_rng r = pixel_rng(p, b, 0);
+      return to_u8_unit(f + a0 * fv_rng_normal(&r, idx));
+    }
+    case FV_PIXEL_SHOT_NOISE: {
+      fv_rng r = pixel_rng(p, b, 0);
+      float inv = 1.0f / a0;
+      return to_u8_unit(fv_rng_poisson(&r, idx, f * a0) * inv);
+    }
+    case FV_PIXEL_IMPULSE_NOISE: {
+      fv_rng r0 = pixel_rng(p, b, 0), r1 = pixel_rng(p, b, 1);
+      int flip = fv_rng_uniform(&r0, idx) < a0, salt = fv_rng_uniform(&r1, idx) < 0.5f;
+      return flip ? (salt ? 255.0f : 0.0f) : u8(v);
+    }
+    case FV_PIXEL_SPECKLE_NOISE: {
+      fv_rng r = pixel_rng(p, b, 0);
+      return to_u8_unit(f + f * (a0 * fv_rng_normal(&r, idx)));
+    }
+    case FV_PIXEL_CONTRAST: {
+      float m = p->stats[b * p->C2 + c] * INV255;
+      return to_u8_unit((f - m) * a0 + m);
+    }
+    case FV_PIXEL_FOG: {
+      float mx = p->stats[b * p->C2];
+      for (int64_t k = 1; k < p->C2; k++) mx = fmaxf(mx, p->stats[b * p->C2 + k]);
+      float maxv = mx * INV255;
+      return to_u8_unit(((f + a0 * layer_at(p, b, y, x, c)) * maxv) / (maxv + a0));
+    }
+    case FV_PIXEL_FROST: return u8(a0 * v + a1 * layer_at(p, b, y, x, c));
+    case FV_PIXEL_SNOW: {
+      const float *px = p->image + ((b * p->H + y) * p->W + x) * p->C;
+      float gray = 0.299f * (px[0] * INV255) + 0.587f * (px[1] * INV255) + 0.114f * (px[2] * INV255);
+      float f2 = a0 * f + (1.0f - a0) * fmaxf(f, 1.5f * gray + 0.5f);
+      return to_u8_unit(f2 + layer_at(p, b, y, x, c) + layer_at(p, b, p->H - 1 - y, p->W - 1 - x, c));
+    }
+    case FV_PIXEL_LAYER_COLOR: {
+      float M = layer_at(p, b, y, x, c), colour = p->a[1 + c] * INV255;
+      return to_u8_unit(f * (1.0f - a0 * M) + M * colour);
+    }
+    case FV_PIXEL_THRESHOLD: {
+      float t = v < a0 ? 0.0f : v;
+      return a1 != 0.0f ? clip01(t) : t;
+    }
+    case FV_PIXEL_STEP: return v > a0 ? 1.0f : 0.0f;
+    case FV_PIXEL_ROUND255: return rintf(255.0f * v) / 255.0f;
+    case FV_PIXEL_QUANTIZE: return u8(a0 * v);
+    case FV_PIXEL_AFFINE: return a0 * v + a1;
+    case FV_PIXEL_BRIGHTNESS:
+    case FV_PIXEL_SATURATE:
+    case FV_PIXEL_MODE_COUNT: break;
+  }
+  return v;
+}
+
+/* The HSV modes (corruptions.md 3.9), one RGB pixel at a time, values f in [0, 1]. */
+static void pixel_hsv(const fv_ref_pixel_args *p, const float *in, float *out) {
+  float r = in[0] * INV255, g = in[1] * INV255, b = in[2] * INV255;
+  float V = fmaxf(fmaxf(r, g), b);
+  float o[3];
+  if (p->mode == FV_PIXEL_BRIGHTNESS) {
+    float Vp = clip01(V + p->a[0]);
+    if (V > 0.0f) {
+      float s = Vp / V;
+      o[0] = r * s, o[1] = g * s, o[2] = b * s;
+    } else {
+      o[0] = o[1] = o[2] = Vp;
+    }
+  } else {
+    float mn = fminf(fminf(r, g), b);
+    float S = V > 0.0f ? (V - mn) / V : 0.0f;
+    float Sp = clip01(p->a[0] * S + p->a[1]);
+    if (S > 0.0f) {
+      float k = Sp / S;
+      o[0] = V - (V - r) * k, o[1] = V - (V - g) * k, o[2] = V - (V - b) * k;
+    } else {
+      o[0] = V, o[1] = o[2] = V * (1.0f - Sp);
+    }
+  }
+  for (int c = 0; c < 3; c++) out[c] = to_u8_unit(o[c]);
+}
+
+void fv_ref_pixel(const fv_ref_pixel_args *p) {
+  const int64_t per_image = p->H * p->W * p->C;
+  for (int64_t b = 0; b < p->B; b++) {
+    const float *im = p->image + b * per_image;
+    float *out = p->out + b * per_image;
+    if (p->mode == FV_PIXEL_BRIGHTNESS || p->mode == FV_PIXEL_SATURATE) {
+      for (int64_t px = 0; px < p->H * p->W; px++) pixel_hsv(p, im + 3 * px, out + 3 * px);
+      continue;
+    }
+    for (int64_t y = 0; y < p->H; y++)
+      for (int64_t x = 0; x < p->W; x++)
+        for (int64_t c = 0; c < p->C; c++) {
+          int64_t i = (y * p->W + x) * p->C + c;
+          out[i] = pixel_value(p, b, y, x, c, im[i], (uint32_t)i);
+        }
+  }
+}
+
+/* ---- FV_OP_RANDOM, FV_OP_REDUCE ----------------------------------------------------------------- */
+
+void fv_ref_random(const uint32_t *keys, float *out, int64_t B, int64_t per_image, fv_random_dist dist, float a,
+                   float b, const fv_rng_params *rng) {
+  for (int64_t img = 0; img < B; img++) {
+    fv_rng r = {rng->seed, keys[img], rng->corruption, rng->severity, rng->stream};
+    float *o = out + img * per_image;
+    for (int64_t i = 0; i < per_image; i++)
+      o[i] = dist == FV_RANDOM_NORMAL ? a + b * fv_rng_normal(&r, (uint32_t)i)
+                                      : a + (b - a) * fv_rng_uniform(&r, (uint32_t)i);
+  }
+}
+
+void fv_ref_reduce(const float *image, float *out, int64_t B, int64_t HW, int64_t C, fv_reduce_kind kind) {
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t c = 0; c < C; c++) {
+      const float *im = image + b * HW * C + c;
+      if (kind == FV_REDUCE_MAX) {
+        float m = im[0];
+        for (int64_t i = 1; i < HW; i++) m = fmaxf(m, im[i * C]);
+        out[b * C + c] = m;
+      } else {
+        double s = 0.0;
+        for (int64_t i = 0; i < HW; i++) s += im[i * C];
+        out[b * C + c] = (float)(s / (double)HW);
+      }
+    }
+}
+
+/* ---- FV_OP_PLASMA (corruptions.md 3.8, imagecorruptions' plasma_fractal in fp32) ---------------- */
+
+float fv_ref_plasma_wibble(float decay, int level) {
+  double w = 100.0;
+  for (int l = 0; l < level; l++) w /= (double)decay;
+  return (float)w;
+}
+
+/* mean of the four neighbours + w * U(-w, w), numpy's uniform(low, high) = low + (high - low) u */
+static float wibbled(float sum, float w, float u) { return sum * 0.25f + w * (-w + (w + w) * u); }
+
+void fv_ref_plasma(const uint32_t *keys, float *out, int64_t B, int N, float decay, const fv_rng_params *rng) {
+  for (int64_t img = 0; img < B; img++) {
+    float *P = out + img * (int64_t)N * N;
+#define AT(y, x) P[(int64_t)(y)*N + (x)]
+    AT(0, 0) = 0.0f;
+    int level = 0;
+    for (int step = N; step >= 2; step /= 2, level++) {
+      const float w = fv_ref_plasma_wibble(decay, level);
+      const int cells = N / step, h = step / 2;
+      fv_rng r = {rng->seed, keys[img], rng->corruption, rng->severity, rng->stream + 3u * (uint32_t)level};
+      /* squares: centre = corners (i, j), (i+1, j), (i, j+1), (i+1, j+1), wrapping */
+      for (int i = 0; i < cells; i++)
+        for (int j = 0; j < cells; j++) {
+          int i1 = (i + 1) % cells, j1 = (j + 1) % cells;
+          float s =
+              (AT(i * step, j * step) + AT(i1 * step, j * step)) + (AT(i * step, j1 * step) + AT(i1 * step, j1 * step));
+          AT(i * step + h, j * step + h) = wibbled(s, w, fv_rng_uniform(&r, (uint32_t)(i * cells + j)));
+        }
+      /* diamonds, set 1 at (i*step, j*step + h): centres (i-1, j), (i, j); corners (i, j), (i, j+1) */
+      r.stream = rng->stream + 3u * (uint32_t)level + 1u;
+      for (int i = 0; i < cells; i++)
+        for (int j = 0; j < cells; j++) {
+          int im1 = (i + cells - 1) % cells, j1 = (j + 1) % cells;
+          float s = (AT(i * step + h, j * step + h) + AT(im1 * step + h, j * step + h)) +
+                    (AT(i * step, j * step) + AT(i * step, j1 * step));
+          AT(i * step, j * step + h) = wibbled(s, w, fv_rng_uniform(&r, (uint32_t)(i * cells + j)));
+        }
+      /* set 2 at (i*step + h, j*step): centres (i, j-1), (i, j); corners (i, j), (i+1, j) */
+      r.stream = rng->stream + 3u * (uint32_t)level + 2u;
+      for (int i = 0; i < cells; i++)
+        for (int j = 0; j < cells; j++) {
+          int jm1 = (j + cells - 1) % cells, i1 = (i + 1) % cells;
+          float s = (AT(i * step + h, j * step + h) + AT(i * step + h, jm1 * step + h)) +
+                    (AT(i * step, j * step) + AT(i1 * step, j * step));
+          AT(i * step + h, j * step) = wibbled(s, w, fv_rng_uniform(&r, (uint32_t)(i * cells + j)));
+        }
+    }
+#undef AT
+    const int64_t n = (int64_t)N * N;
+    float mn = P[0], mx = P[0];
+    for (int64_t i = 1; i < n; i++) {
+      mn = fminf(mn, P[i]);
+      mx = fmaxf(mx, P[i]);
+    }
+    const float range = mx - mn;
+    for (int64_t i = 0; i < n; i++) P[i] = range > 0.0f ? (P[i] - mn) / range : 0.0f;
+  }
+}
