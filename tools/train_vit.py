@@ -42,6 +42,11 @@ Reproducible: fixed seeds (torch / numpy / python), one data-order and
 augmentation generator per epoch seeded from (seed, epoch) so that --resume
 continues bit-for-bit the same run; all hyper-parameters are logged and saved.
 
+TAP / ADL (shared/design/methods/tap_adl.md): --tap-scales K puts token-aware
+average pooling in every block (weights blocks.N.dilation_predictor.proj.*,
+config.json "tap": {"num_scales", "temperature"}); --adl-weight L adds the
+attention diversification loss over the TAP blocks' attention maps.
+
 Usage (smoke run):
     /usr/bin/python3 tools/train_vit.py --limit 512 --epochs 1 --out /tmp/vit-smoke
 Full run: see assets/models/README.md for the exact command used.
@@ -158,6 +163,8 @@ class Attention(nn.Module):
         self.scale = self.head_dim ** -0.5
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
+        self.keep_attn = False   # set for ADL: the post-softmax map stays
+        self.last_attn = None    # [B, heads, N, N] of the last forward
 
     def forward(self, x):
         B, N, C = x.shape
@@ -165,6 +172,7 @@ class Attention(nn.Module):
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)   # [B,H,N,D] each
         attn = (q * self.scale) @ k.transpose(-2, -1)
         attn = attn.softmax(dim=-1)
+        self.last_attn = attn if self.keep_attn else None
         x = (attn @ v).transpose(1, 2).reshape(B, N, C)
         return self.proj(x)
 
@@ -196,18 +204,115 @@ class Block(nn.Module):
         return x
 
 
+# ---- Token-aware average pooling (TAP) ---------------------------------------
+# shared/design/methods/tap_adl.md sections 3 and 5, with the official code's
+# sub-module names (DilationPredictor.proj.{0,1,2}) so state dicts map directly.
+
+class DilationPredictor(nn.Module):
+    """conv3x3 C->K (no bias) -> BatchNorm(K) -> conv3x3 K->K (no bias)."""
+
+    def __init__(self, dim, num_scales):
+        super().__init__()
+        self.proj = nn.Sequential(
+            nn.Conv2d(dim, num_scales, 3, padding=1, bias=False),
+            nn.BatchNorm2d(num_scales),              # eps 1e-5
+            nn.Conv2d(num_scales, num_scales, 3, padding=1, bias=False))
+
+    def forward(self, x):
+        return self.proj(x)
+
+
+def dilated_avg(x, k):
+    """3x3 average with dilation k and zero padding k, divisor always 9
+    (count_include_pad), written as shifted slice sums: in torch 1.13 on the
+    CPU a grouped dilated conv2d is about 3x slower (tap_adl.md 9.4)."""
+    if k == 0:
+        return x
+    H, W = x.shape[-2:]
+    p = F.pad(x, (k, k, k, k))
+    acc = None
+    for a in (-1, 0, 1):
+        for e in (-1, 0, 1):
+            t = p[:, :, k + a * k:k + a * k + H, k + e * k:k + e * k + W]
+            acc = t if acc is None else acc + t
+    return acc / 9.0
+
+
+class TAP(nn.Module):
+    """Token-aware average pooling over the patch-token grid: per token, a
+    softmax over K scales (identity, then 3x3 averages with dilation 1..K-1)
+    predicted by `predictor`. Prefix tokens (class token) pass through
+    unchanged and do not feed the predictor. No parameters of its own: the
+    predictor belongs to the block, so weights are named
+    blocks.N.dilation_predictor.proj.* as in the official code."""
+
+    def __init__(self, num_scales, temperature=1.0):
+        super().__init__()
+        self.num_scales = num_scales
+        self.temperature = temperature
+        self.grid = None          # (H, W) of patch tokens, set by the model
+        self.num_prefix = 1
+        self.last_scales = None   # [B, H, W, K] weights of the last forward
+
+    def forward(self, x, predictor):
+        B, N, C = x.shape
+        H, W = self.grid
+        P = self.num_prefix
+        prefix, tokens = x[:, :P], x[:, P:]
+        g = tokens.transpose(1, 2).reshape(B, C, H, W)
+        w = (predictor(g) / self.temperature).softmax(dim=1)   # [B, K, H, W]
+        self.last_scales = w.permute(0, 2, 3, 1).detach()
+        out = None
+        for k in range(self.num_scales):
+            term = w[:, k:k + 1] * dilated_avg(g, k)
+            out = term if out is None else out + term
+        out = out.reshape(B, C, H * W).transpose(1, 2)
+        return torch.cat((prefix, out), dim=1)
+
+
+class TAPBlock(Block):
+    """x = x + attn(norm1(TAP(x))); x = x + mlp(norm2(x)): the residual keeps
+    the un-pooled x (tap_adl.md 2)."""
+
+    def __init__(self, dim, num_heads, mlp_ratio=4.0, qkv_bias=True,
+                 num_scales=4, temperature=1.0):
+        super().__init__(dim, num_heads, mlp_ratio, qkv_bias)
+        self.dilation_predictor = DilationPredictor(dim, num_scales)
+        self.tap = TAP(num_scales, temperature)
+
+    def forward(self, x):
+        x = x + self.attn(self.norm1(self.tap(x, self.dilation_predictor)))
+        x = x + self.mlp(self.norm2(x))
+        return x
+
+
+def adl_loss(attns, threshold=2.0, eps=1e-8):
+    """Attention diversification loss (tap_adl.md 4), explicit axes (no
+    batch-size-1 squeeze bug). attns: list of [B, heads, N, N] post-softmax."""
+    total = 0.0
+    for a in attns:
+        m = a.mean(dim=1)                                  # [B, N, N] heads first
+        n = m.shape[-1]
+        tau = threshold / n
+        abar = m.mean(dim=1, keepdim=True)                 # [B, 1, N] over queries
+        mt = m * (m > tau).to(m.dtype)
+        at = abar * (abar > tau).to(m.dtype)
+        dot = (mt * at).sum(-1)                            # [B, N]
+        cos = dot / (mt.norm(dim=-1).clamp_min(eps) * at.norm(dim=-1).clamp_min(eps))
+        total = total + cos.mean()
+    return total / (len(attns) + 1e-6)
+
+
 # ---- Block registry --------------------------------------------------------
-# Alternative block types (e.g. TAP blocks / ADL variants, to be added later)
-# register here under a name and are selected with --block.  A block class
-# must take (dim, num_heads, mlp_ratio, qkv_bias) and map [B,T,E] -> [B,T,E].
-# Only the standard timm block exists today; nothing else is implemented.
-BLOCKS = {"vit": Block}
+# A block class takes (dim, num_heads, mlp_ratio, qkv_bias) and maps
+# [B,T,E] -> [B,T,E]; --block picks one. --tap-scales K > 0 selects "tap".
+BLOCKS = {"vit": Block, "tap": TAPBlock}
 
 
 class VisionTransformer(nn.Module):
     def __init__(self, img_size=28, patch_size=4, in_chans=1, num_classes=10,
                  embed_dim=96, depth=6, num_heads=3, mlp_ratio=4.0,
-                 qkv_bias=True, block_fn=Block):
+                 qkv_bias=True, block_fn=Block, block_kwargs=None):
         super().__init__()
         self.num_classes = num_classes
         self.global_pool = "token"
@@ -218,8 +323,14 @@ class VisionTransformer(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, n + 1, embed_dim))
         self.blocks = nn.Sequential(*[
-            block_fn(embed_dim, num_heads, mlp_ratio, qkv_bias)
+            block_fn(embed_dim, num_heads, mlp_ratio, qkv_bias,
+                     **(block_kwargs or {}))
             for _ in range(depth)])
+        for blk in self.blocks:
+            if isinstance(blk, TAPBlock):
+                g = self.patch_embed.grid_size
+                blk.tap.grid = (g, g)
+                blk.tap.num_prefix = self.num_prefix_tokens
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
         self.head = nn.Linear(embed_dim, num_classes)
         self._init_weights()
@@ -237,6 +348,8 @@ class VisionTransformer(nn.Module):
             elif isinstance(m, nn.LayerNorm):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+            # TAP's convs keep PyTorch's default (kaiming-uniform) init and
+            # BatchNorm its (1, 0), as the official code does.
 
     def no_weight_decay(self):
         return {"pos_embed", "cls_token"}
@@ -266,9 +379,13 @@ def save_safetensors(tensors, path, metadata=None):
     blobs = []
     off = 0
     for name in sorted(tensors):
-        t = tensors[name].detach().to(torch.float32).contiguous().cpu()
-        b = t.numpy().astype("<f4", copy=False).tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape),
+        t = tensors[name].detach().contiguous().cpu()
+        if t.dtype == torch.int64:       # BatchNorm num_batches_tracked
+            b, dt = t.numpy().astype("<i8", copy=False).tobytes(), "I64"
+        else:
+            b = t.to(torch.float32).numpy().astype("<f4", copy=False).tobytes()
+            dt = "F32"
+        header[name] = {"dtype": dt, "shape": list(t.shape),
                         "data_offsets": [off, off + len(b)]}
         blobs.append(b)
         off += len(b)
@@ -292,9 +409,10 @@ def load_safetensors(path):
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        assert info["dtype"] == "F32"
+        assert info["dtype"] in ("F32", "I64"), info["dtype"]
         a, b = info["data_offsets"]
-        arr = np.frombuffer(data[a:b], dtype="<f4").reshape(info["shape"])
+        arr = np.frombuffer(data[a:b], dtype="<f4" if info["dtype"] == "F32"
+                            else "<i8").reshape(info["shape"])
         out[name] = torch.from_numpy(arr.copy())
     return out
 
@@ -343,10 +461,25 @@ def evaluate(model, x_u8, y, mean, std, batch=500):
 
 
 def build_model(args):
+    kwargs = None
+    if args.tap_scales > 0:
+        args.block = "tap"
+        kwargs = {"num_scales": args.tap_scales,
+                  "temperature": args.tap_temperature}
+    elif args.block == "tap":
+        raise SystemExit("--block tap needs --tap-scales K > 0")
     return VisionTransformer(
         img_size=28, patch_size=args.patch, in_chans=1, num_classes=10,
         embed_dim=args.embed_dim, depth=args.depth, num_heads=args.heads,
-        mlp_ratio=args.mlp_ratio, qkv_bias=True, block_fn=BLOCKS[args.block])
+        mlp_ratio=args.mlp_ratio, qkv_bias=True, block_fn=BLOCKS[args.block],
+        block_kwargs=kwargs)
+
+
+def adl_blocks(model):
+    """The attention modules ADL reads: those of TAP blocks, or of every
+    block when the model has no TAP."""
+    tap = [b.attn for b in model.blocks if isinstance(b, TAPBlock)]
+    return tap or [b.attn for b in model.blocks]
 
 
 def make_config(args, mean, std, test_acc):
@@ -380,6 +513,9 @@ def make_config(args, mean, std, test_acc):
             "class_token": True,
             "global_pool": "token",
         },
+        **({"tap": {"num_scales": args.tap_scales,
+                    "temperature": args.tap_temperature}}
+           if args.tap_scales > 0 else {}),
         "label_names": LABEL_NAMES,
         "training": {
             "dataset": "Fashion-MNIST (Debian package dataset-fashion-mnist)",
@@ -394,7 +530,13 @@ def hparams(args):
             "lr", "min_lr", "warmup_epochs", "weight_decay", "batch",
             "label_smoothing", "crop_pad", "hflip", "seed", "block",
             "threads", "limit"]
-    return {k: getattr(args, k) for k in keys}
+    h = {k: getattr(args, k) for k in keys}
+    # Recorded only when used, so older checkpoints still resume cleanly.
+    if args.tap_scales > 0:
+        h.update(tap_scales=args.tap_scales, tap_temperature=args.tap_temperature)
+    if args.adl_weight > 0:
+        h.update(adl_weight=args.adl_weight, adl_threshold=args.adl_threshold)
+    return h
 
 
 def write_samples(te_x, te_y, out_dir):
@@ -453,14 +595,18 @@ def parse_args(argv=None):
                    help="use only the first N train (and N test) images "
                         "(smoke run); 0 = all")
 
-    # ---- TAP blocks / ADL options: reserved ------------------------------
-    # Placeholder group for the later "TAP blocks / ADL" work.  Today only
-    # --block vit (timm's standard Block) exists; new block classes go into
-    # BLOCKS above and their options into this group.  Nothing here is
-    # implemented yet.
-    g = p.add_argument_group("block type (reserved for TAP blocks / ADL)")
+    g = p.add_argument_group("TAP blocks / ADL (shared/design/methods/tap_adl.md)")
     g.add_argument("--block", default="vit", choices=sorted(BLOCKS),
-                   help="transformer block class (only 'vit' for now)")
+                   help="transformer block class; --tap-scales > 0 implies tap")
+    g.add_argument("--tap-scales", type=int, default=0,
+                   help="K scales of token-aware average pooling in every "
+                        "block (0 = no TAP; the paper uses 4)")
+    g.add_argument("--tap-temperature", type=float, default=1.0)
+    g.add_argument("--adl-weight", type=float, default=0.0,
+                   help="lambda of the attention diversification loss over "
+                        "the TAP blocks (all blocks without TAP); 0 = off")
+    g.add_argument("--adl-threshold", type=float, default=2.0,
+                   help="ADL threshold th: weights <= th/N are zeroed")
 
     g = p.add_argument_group("i/o")
     g.add_argument("--data-dir", default=DATA_DIR)
@@ -563,6 +709,9 @@ def main(argv=None):
                                 steps_per_epoch))
 
     crit = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+    adl_attn = adl_blocks(model) if args.adl_weight > 0 else []
+    for a in adl_attn:
+        a.keep_attn = True
     tr_x_t = torch.from_numpy(tr_x)
     tr_y_t = torch.from_numpy(tr_y).long()
     test_acc = history[-1].get("test_acc") if history else None
@@ -572,7 +721,7 @@ def main(argv=None):
         perm = torch.randperm(n_train, generator=gen)
         model.train()
         t0 = time.time()
-        loss_sum, correct, seen = 0.0, 0, 0
+        loss_sum, correct, seen, adl_sum = 0.0, 0, 0, 0.0
         for it in range(steps_per_epoch):
             step = epoch * steps_per_epoch + it
             lr = lr_at(step, total_steps, warmup_steps, args.lr, args.min_lr)
@@ -587,6 +736,11 @@ def main(argv=None):
             yb = tr_y_t[idx]
             logits = model(xb)
             loss = crit(logits, yb)
+            if adl_attn:
+                adl = adl_loss([a.last_attn for a in adl_attn],
+                               args.adl_threshold)
+                loss = loss + args.adl_weight * adl
+                adl_sum += adl.item() * len(idx)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -598,6 +752,8 @@ def main(argv=None):
         rec = {"epoch": epoch + 1, "sched_epochs": args.epochs,
                "train_loss": loss_sum / seen,
                "train_acc": correct / seen, "lr": lr, "epoch_s": dt}
+        if adl_attn:
+            rec["train_adl"] = adl_sum / seen
         if (epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs:
             te0 = time.time()
             test_acc, test_loss = evaluate(model, te_eval_x, te_eval_y,
