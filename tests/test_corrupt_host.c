@@ -2,6 +2,7 @@
  * map, frost textures and crops, spatter's water layer and its OpenCV-like steps, and the
  * libjpeg-turbo round trip against Pillow fixtures. Everything here is plain C on small
  * inputs; no device is opened. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "check.h"
 #include "engine/philox.h"
 #include "vision/corrupt_glass.h"
+#include "vision/corrupt_spatter.h"
 #include "vision/image.h"
 #include "vision/jpeg.h"
 
@@ -187,8 +189,234 @@ static void test_jpeg(void) {
         "unwritable path: %s", err.msg);
 }
 
+/* ---- spatter ---------------------------------------------------------------------------- */
+
+/* scipy gaussian_filter written the slow way: the full 2-D kernel, clamped indices. */
+static void gauss_direct(const double *in, int H, int W, double sigma, double *out) {
+  int r = (int)(4.0 * sigma + 0.5);
+  double w[64], sum = 0;
+  for (int j = -r; j <= r; j++) sum += (w[j + r] = exp(-(double)j * j / (2 * sigma * sigma)));
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++) {
+      double acc = 0;
+      for (int i = -r; i <= r; i++)
+        for (int j = -r; j <= r; j++) {
+          int yy = y + i < 0 ? 0 : y + i >= H ? H - 1 : y + i, xx = x + j < 0 ? 0 : x + j >= W ? W - 1 : x + j;
+          acc += w[i + r] * w[j + r] * in[yy * W + xx];
+        }
+      out[y * W + x] = acc / (sum * sum);
+    }
+}
+
+static void test_spatter_gaussian(void) {
+  fv_error err;
+  int H = 13, W = 9;
+  double in[13 * 9], a[13 * 9], b[13 * 9];
+  uint64_t st = 42;
+  for (int i = 0; i < H * W; i++) in[i] = fv_test_rand(&st);
+  const double sigmas[3] = {0.7, 1.0, 3.0}; /* radius 3, 4 and 12 (> the image: clamped) */
+  for (int s = 0; s < 3; s++) {
+    CHECK(fv_spatter_gaussian(in, H, W, sigmas[s], a, &err) == FV_OK, "%s", err.msg);
+    gauss_direct(in, H, W, sigmas[s], b);
+    double md = 0;
+    for (int i = 0; i < H * W; i++) md = fmax(md, fabs(a[i] - b[i]));
+    CHECK(md < 1e-12, "spatter gaussian sigma %g: max diff %g from the direct 2-D sum", sigmas[s], md);
+  }
+  /* sigma 1: radius 4; an impulse far from the border spreads as w(i) w(j). */
+  double imp[15 * 15] = {0}, o[15 * 15];
+  imp[7 * 15 + 7] = 1;
+  fv_spatter_gaussian(imp, 15, 15, 1.0, o, &err);
+  double z = 0;
+  for (int j = -4; j <= 4; j++) z += exp(-0.5 * j * j);
+  CHECK(fabs(o[7 * 15 + 7] - 1 / (z * z)) < 1e-15 &&
+            fabs(o[5 * 15 + 11] - exp(-0.5 * 4) * exp(-0.5 * 16) / (z * z)) < 1e-15 && o[2 * 15 + 7] == 0,
+        "spatter gaussian impulse: %g %g %g", o[7 * 15 + 7], o[5 * 15 + 11], o[2 * 15 + 7]);
+}
+
+static int count_value(const uint8_t *a, int n, int v) {
+  int c = 0;
+  for (int i = 0; i < n; i++) c += a[i] == v;
+  return c;
+}
+
+static void test_spatter_canny(void) {
+  fv_error err;
+  enum { H = 8, W = 8 };
+  uint8_t img[H * W], e[H * W];
+  /* Vertical step 0 | 100 between columns 3 and 4: |dx| = 400 at both; OpenCV keeps the left one
+   * (m > left, m >= right), every row (replicated border), strong (400 > 150). */
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++) img[y * W + x] = x >= 4 ? 100 : 0;
+  fv_spatter_canny(img, H, W, 50, 150, e, &err);
+  int ok = 1;
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++) ok &= e[y * W + x] == (x == 3 ? 255 : 0);
+  CHECK(ok, "canny vertical step: expected column 3 only");
+  /* Horizontal step: the upper row survives (m > above, m >= below). */
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++) img[y * W + x] = y >= 4 ? 100 : 0;
+  fv_spatter_canny(img, H, W, 50, 150, e, &err);
+  ok = 1;
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++) ok &= e[y * W + x] == (y == 3 ? 255 : 0);
+  CHECK(ok, "canny horizontal step: expected row 3 only");
+  /* A weak step (30: |dx| = 120, between 50 and 150) alone gives no edge... */
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++) img[y * W + x] = x >= 4 ? 30 : 0;
+  fv_spatter_canny(img, H, W, 50, 150, e, &err);
+  CHECK(count_value(e, H * W, 255) == 0, "canny weak step: %d edge pixels, expected 0", count_value(e, H * W, 255));
+  /* ...but joined to a strong one it is kept by hysteresis. Step 40 in rows 0-1 (|dx| 160 > 150),
+   * 37 below (148: weak). Worked by hand: the junction rows' extra dy moves the maximum to
+   * column 4 in rows 1-2 (m 166 and 160 vs 160 and 154 in column 3), so the strong pixels are
+   * (0,3), (1,4), (2,4); the weak (3..7, 3) touch (2,4) diagonally and join. */
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++) img[y * W + x] = x >= 4 ? (y < 2 ? 40 : 37) : 0;
+  fv_spatter_canny(img, H, W, 50, 150, e, &err);
+  ok = 1;
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++) {
+      int edge = (y == 0 && x == 3) || ((y == 1 || y == 2) && x == 4) || (y >= 3 && x == 3);
+      ok &= e[y * W + x] == (edge ? 255 : 0);
+    }
+  CHECK(ok, "canny hysteresis: expected (0,3), (1,4), (2,4) and (3..7,3)");
+  /* Thresholds are strict: a step of 12.5 would give exactly 50; a step of 37 gives 148, of 38 152. */
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++) img[y * W + x] = x >= 4 ? 38 : 0;
+  fv_spatter_canny(img, H, W, 50, 150, e, &err);
+  CHECK(count_value(e, H * W, 255) == H, "canny step 38 (|dx| 152 > 150): %d edge pixels, expected %d",
+        count_value(e, H * W, 255), H);
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++) img[y * W + x] = x >= 4 ? 37 : 0;
+  fv_spatter_canny(img, H, W, 50, 150, e, &err);
+  CHECK(count_value(e, H * W, 255) == 0, "canny step 37 (|dx| 148): %d edge pixels", count_value(e, H * W, 255));
+}
+
+static void test_spatter_distance(void) {
+  fv_error err;
+  enum { H = 9, W = 11 };
+  uint8_t img[H * W];
+  float d[H * W];
+  memset(img, 255, sizeof img);
+  img[4 * W + 5] = 0;
+  CHECK(fv_spatter_distance(img, H, W, d, &err) == FV_OK, "%s", err.msg);
+  /* 16.16 weights: a = 65536, b = round(1.4f * 65536) = 91750, c = round(2.1969f * 65536) = 143976. */
+  struct {
+    int dy, dx;
+    long fixed;
+  } cases[] = {{0, 0, 0},       {0, 1, 65536},  {-1, 0, 65536},  {1, 1, 91750},
+               {-1, -1, 91750}, {1, 2, 143976}, {-2, 1, 143976}, {0, 2, 131072},
+               {2, 2, 183500},  {1, 3, 209512}, {3, 0, 196608},  {-4, -5, 143976 + 3 * 91750}};
+  /* (1, 3) = a + c; (4, 5) = c + 3 b = 6.3969, the cheapest mix (4 b + a = 6.6, 3 c = 6.5907). */
+  int n = (int)(sizeof cases / sizeof cases[0]);
+  for (int i = 0; i < n; i++) {
+    float want = (float)cases[i].fixed * (1.0f / 65536.0f);
+    float got = d[(4 + cases[i].dy) * W + 5 + cases[i].dx];
+    CHECK(got == want, "distance at (%d, %d): %.7f, expected %.7f", cases[i].dy, cases[i].dx, got, want);
+  }
+  /* No zero at all: OpenCV's "far" value grows from the border, far above the clip at 20. */
+  memset(img, 255, sizeof img);
+  fv_spatter_distance(img, H, W, d, &err);
+  float lo = 1e30f;
+  for (int i = 0; i < H * W; i++) lo = fminf(lo, d[i]);
+  CHECK(lo > 8000, "distance without zeros: min %g, expected about 8192", lo);
+}
+
+static void test_spatter_small_steps(void) {
+  /* box3 float on a 3x3 ramp v = 3r + c with reflect-101: centre 4, corner (0,0) 24/9. */
+  float ramp[9], out[9];
+  for (int i = 0; i < 9; i++) ramp[i] = (float)i;
+  fv_spatter_box3_f32(ramp, 3, 3, out);
+  CHECK(out[4] == 4.0f && out[0] == (float)(24.0 / 9.0), "box3 f32: centre %g corner %g", out[4], out[0]);
+  /* box3 u8 rounds the mean: one 4 among zeros -> 0, one 5 -> 1 (4/9 and 5/9). */
+  uint8_t z[25] = {0}, o8[25];
+  z[12] = 4;
+  fv_spatter_box3_u8(z, 5, 5, o8);
+  CHECK(o8[12] == 0 && o8[6] == 0, "box3 u8: 4/9 -> %d", o8[12]);
+  z[12] = 5;
+  fv_spatter_box3_u8(z, 5, 5, o8);
+  CHECK(o8[12] == 1 && o8[6] == 1 && o8[0] == 0, "box3 u8: 5/9 -> %d", o8[12]);
+  memset(z, 255, sizeof z);
+  fv_spatter_box3_u8(z, 5, 5, o8);
+  CHECK(o8[0] == 255 && o8[12] == 255, "box3 u8 saturates at 255: %d", o8[0]);
+  /* equalizeHist: hist {0:2, 1:1, 2:3, 3:2}, scale 255/6 = 42.5; rint(42.5) = 42 (half to even). */
+  uint8_t h[8] = {0, 0, 1, 2, 2, 2, 3, 3}, he[8];
+  fv_spatter_equalize_hist(h, 8, he);
+  const uint8_t want[8] = {0, 0, 42, 170, 170, 170, 255, 255};
+  CHECK(memcmp(he, want, 8) == 0, "equalizeHist: got %d %d %d %d %d %d %d %d", he[0], he[1], he[2], he[3], he[4], he[5],
+        he[6], he[7]);
+  uint8_t c[4] = {7, 7, 7, 7}, ce[4];
+  fv_spatter_equalize_hist(c, 4, ce);
+  CHECK(ce[0] == 7 && ce[3] == 7, "equalizeHist of a constant image keeps it: %d", ce[0]);
+  /* emboss: one 200 in the middle of 5x5: (1,1) gets 2*200 -> 255, (3,3) -2*200 -> 0, (2,2) 200,
+   * (1,2) and (2,1) 200; a constant image maps to itself (the kernel sums to 1). */
+  uint8_t e[25] = {0}, eo[25];
+  e[12] = 200;
+  fv_spatter_emboss(e, 5, 5, eo);
+  CHECK(eo[6] == 255 && eo[18] == 0 && eo[12] == 200 && eo[7] == 200 && eo[11] == 200 && eo[8] == 0,
+        "emboss impulse: %d %d %d %d %d", eo[6], eo[18], eo[12], eo[7], eo[11]);
+  memset(e, 10, sizeof e);
+  fv_spatter_emboss(e, 5, 5, eo);
+  CHECK(count_value(eo, 25, 10) == 25, "emboss of a constant image");
+  /* reflect-101, not replicate: a lone 100 in corner (0,0) stays 100 there (replicate would give 0). */
+  memset(e, 0, sizeof e);
+  e[0] = 100;
+  fv_spatter_emboss(e, 5, 5, eo);
+  CHECK(eo[0] == 100, "emboss corner with reflect-101: %d, expected 100", eo[0]);
+}
+
+static void test_spatter_layer(void) {
+  fv_error err;
+  int H = 40, W = 48, n = H * W;
+  float *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n);
+  /* ImageNet s3 and CIFAR s1 parameters. */
+  const float p3[6] = {0.65f, 0.3f, 2.0f, 0.68f, 0.5f, 0.0f}, pc[6] = {0.62f, 0.1f, 0.7f, 0.7f, 0.5f, 0.0f};
+  int empty = -1, empty2 = -1;
+  CHECK(fv_spatter_water_layer(H, W, p3, 3, 17, 3, a, &empty, &err) == FV_OK, "%s", err.msg);
+  CHECK(fv_spatter_water_layer(H, W, p3, 3, 17, 3, b, &empty2, &err) == FV_OK, "%s", err.msg);
+  CHECK(memcmp(a, b, sizeof(float) * n) == 0 && empty == empty2, "spatter layer: not deterministic");
+  float mx = 0, mn = 1e30f;
+  int zeros = 0;
+  for (int i = 0; i < n; i++) {
+    mx = fmaxf(mx, a[i]);
+    mn = fminf(mn, a[i]);
+    zeros += a[i] == 0;
+  }
+  CHECK(empty == 0 && mx == 0.5f && mn >= 0 && zeros > 0 && zeros < n,
+        "spatter layer s3: empty %d max %g min %g zeros %d of %d", empty, mx, mn, zeros, n);
+  CHECK(fv_spatter_water_layer(H, W, p3, 3, 18, 3, b, &empty2, &err) == FV_OK && memcmp(a, b, sizeof(float) * n),
+        "spatter layer: another image key gave the same layer");
+  /* At CIFAR s1 some keys give liquid, some not; every layer is either empty and all zero or peaks at 0.5. */
+  int empties = 0, consistent = 1;
+  for (uint32_t key = 0; key < 20; key++) {
+    fv_spatter_water_layer(32, 32, pc, 0, key, 1, a, &empty, &err);
+    float m = 0;
+    for (int i = 0; i < 32 * 32; i++) m = fmaxf(m, a[i]);
+    consistent &= empty ? m == 0 : m == 0.5f;
+    empties += empty;
+  }
+  CHECK(consistent, "spatter layer: empty flag and contents disagree");
+  printf("spatter cifar s1 at 32x32: %d of 20 keys without liquid\n", empties);
+  /* Threshold above every value: no liquid, M = 0, flagged. */
+  const float none[6] = {0.65f, 0.3f, 2.0f, 5.0f, 0.5f, 0.0f};
+  for (int i = 0; i < n; i++) a[i] = 7;
+  CHECK(fv_spatter_water_layer(H, W, none, 0, 0, 1, a, &empty, &err) == FV_OK && empty == 1, "empty layer flag");
+  int allzero = 1;
+  for (int i = 0; i < n; i++) allzero &= a[i] == 0;
+  CHECK(allzero, "empty layer: M must be all zero");
+  const float mud[6] = {0.65f, 0.3f, 1.0f, 0.65f, 1.5f, 1.0f};
+  CHECK(fv_spatter_water_layer(H, W, mud, 0, 0, 4, a, &empty, &err) == FV_ERR && strstr(err.msg, "mode"),
+        "mode 1 refused: %s", err.msg);
+  free(a);
+  free(b);
+}
+
 int main(void) {
   test_glass();
   test_jpeg();
+  test_spatter_gaussian();
+  test_spatter_canny();
+  test_spatter_distance();
+  test_spatter_small_steps();
+  test_spatter_layer();
   return fv_test_finish();
 }
