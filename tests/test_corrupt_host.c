@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "engine/philox.h"
+#include "vision/corrupt_frost.h"
 #include "vision/corrupt_glass.h"
 #include "vision/corrupt_spatter.h"
 #include "vision/image.h"
@@ -410,6 +412,214 @@ static void test_spatter_layer(void) {
   free(b);
 }
 
+/* ---- frost ------------------------------------------------------------------------------ */
+
+/* Float references for cv2.resize (half-pixel centres, replicated border), written from the
+ * formulas: bicubic with a = -0.75 and bilinear. The C module uses OpenCV's 11-bit fixed point,
+ * so the two may differ by one grey level. */
+static double cubic_w(double t) {
+  const double a = -0.75;
+  t = fabs(t);
+  if (t <= 1) return ((a + 2) * t - (a + 3)) * t * t + 1;
+  if (t < 2) return ((a * t - 5 * a) * t + 8 * a) * t - 4 * a;
+  return 0;
+}
+
+static double ref_resize_at(const uint8_t *src, int sh, int sw, double scale_y, double scale_x, int cubic, int y, int x,
+                            int c) {
+  double fy = (y + 0.5) * scale_y - 0.5, fx = (x + 0.5) * scale_x - 0.5;
+  int y0 = (int)floor(fy), x0 = (int)floor(fx);
+  double acc = 0;
+  if (cubic) {
+    for (int j = -1; j <= 2; j++)
+      for (int i = -1; i <= 2; i++) {
+        int yy = y0 + j < 0 ? 0 : y0 + j >= sh ? sh - 1 : y0 + j, xx = x0 + i < 0 ? 0 : x0 + i >= sw ? sw - 1 : x0 + i;
+        acc += cubic_w(fy - (y0 + j)) * cubic_w(fx - (x0 + i)) * src[((size_t)yy * sw + xx) * 3 + c];
+      }
+  } else {
+    double ay = fy - y0, axx = fx - x0;
+    if (y0 < 0) y0 = 0, ay = 0;
+    if (y0 >= sh - 1) y0 = sh - 1, ay = 0;
+    if (x0 < 0) x0 = 0, axx = 0;
+    if (x0 >= sw - 1) x0 = sw - 1, axx = 0;
+    int y1 = y0 + 1 < sh ? y0 + 1 : y0, x1 = x0 + 1 < sw ? x0 + 1 : x0;
+    acc = (1 - ay) * ((1 - axx) * src[((size_t)y0 * sw + x0) * 3 + c] + axx * src[((size_t)y0 * sw + x1) * 3 + c]) +
+          ay * ((1 - axx) * src[((size_t)y1 * sw + x0) * 3 + c] + axx * src[((size_t)y1 * sw + x1) * 3 + c]);
+  }
+  return acc < 0 ? 0 : acc > 255 ? 255 : acc;
+}
+
+/* Crop check: the same draws as spec 3.7 / the header, the texture resized by the float reference. */
+static void check_crop(fv_frost_textures *t, int table, int H, int W, uint32_t seed, uint32_t key, int sev) {
+  fv_error err;
+  float *crop = malloc(sizeof(float) * H * W * 3);
+  fv_status st = fv_frost_crop(t, table, H, W, seed, key, sev, crop, &err);
+  CHECK(st == FV_OK, "frost crop table %d %dx%d: %s", table, W, H, err.msg);
+  if (st) {
+    free(crop);
+    return;
+  }
+  fv_rng r = {seed, key, 8, (uint32_t)sev, 0};
+  int k = (int)fv_rng_below(&r, 0, 5), th, tw;
+  const uint8_t *tex = fv_frost_texture(t, k, &th, &tw);
+  int dh, dw;
+  double sy, sx;
+  if (table == 0) {
+    double s = 1;
+    if (th < H || tw < W) s = fmax((double)H / th, (double)W / tw);
+    s *= 1.1;
+    dw = (int)ceil(tw * s);
+    dh = (int)ceil(th * s);
+    sx = (double)tw / dw;
+    sy = (double)th / dh;
+  } else {
+    double f = table == 1 ? 0.2 : 0.3;
+    dw = (int)lrint(tw * f);
+    dh = (int)lrint(th * f);
+    sx = sy = 1 / f;
+  }
+  r.stream = 1;
+  int r0 = (int)fv_rng_below(&r, 0, (uint32_t)(dh - H));
+  r.stream = 2;
+  int c0 = (int)fv_rng_below(&r, 0, (uint32_t)(dw - W));
+  double maxd = 0;
+  int whole = 1;
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++)
+      for (int c = 0; c < 3; c++) {
+        float v = crop[((size_t)y * W + x) * 3 + c];
+        whole &= v == floorf(v) && v >= 0 && v <= 255;
+        double want = ref_resize_at(tex, th, tw, sy, sx, table == 0, r0 + y, c0 + x, c);
+        maxd = fmax(maxd, fabs(v - want));
+      }
+  CHECK(whole, "frost crop table %d: values must be whole numbers in 0..255", table);
+  CHECK(maxd <= 1.0,
+        "frost crop table %d %dx%d (texture %d at row %d col %d of %dx%d): max diff %.3f from the float "
+        "reference resize",
+        table, W, H, k + 1, r0, c0, dw, dh, maxd);
+  free(crop);
+}
+
+static int write_textures(const char *dir, int count, int jpeg_quality) {
+  static const char *names[5] = {"frost1.png", "frost2.png", "frost3.png", "frost4.jpg", "frost5.jpg"};
+  fv_error err;
+  for (int k = 0; k < count; k++) {
+    int w = 40 + 7 * k, h = 30 + 3 * k;
+    fv_image img = {w, h, 3, malloc((size_t)w * h * 3)};
+    for (int i = 0; i < w * h * 3; i++) img.pixels[i] = (uint8_t)((i * 37 + k * 11) % 251);
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, names[k]);
+    fv_status st = k < 3 ? fv_image_save_png(path, &img, &err) : fv_jpeg_save(path, &img, jpeg_quality, 0, &err);
+    free(img.pixels);
+    if (st) return 0;
+  }
+  return 1;
+}
+
+static void test_frost(void) {
+  fv_error err;
+  fv_frost_textures *a = NULL, *b = NULL, *c = NULL;
+  CHECK(fv_frost_open(NULL, 0, &a, &err) == FV_OK, "%s", err.msg);
+  CHECK(fv_frost_open(NULL, 0, &b, &err) == FV_OK, "%s", err.msg);
+  CHECK(fv_frost_open(NULL, 1, &c, &err) == FV_OK, "%s", err.msg);
+  if (!a || !b || !c) return;
+  CHECK(strcmp(fv_frost_source(a), "procedural (seed 0)") == 0, "source: %s", fv_frost_source(a));
+  static const double presets[5][2] = {{130, 25}, {205, 22}, {150, 28}, {120, 43}, {175, 30}};
+  for (int k = 0; k < 5; k++) {
+    int h, w, h2, w2;
+    const uint8_t *ta = fv_frost_texture(a, k, &h, &w), *tb = fv_frost_texture(b, k, &h2, &w2);
+    const uint8_t *tc = fv_frost_texture(c, k, &h2, &w2);
+    CHECK(h == 480 && w == 640, "procedural texture %d is %dx%d", k + 1, w, h);
+    CHECK(memcmp(ta, tb, (size_t)h * w * 3) == 0, "procedural texture %d: same seed, different bytes", k + 1);
+    CHECK(memcmp(ta, tc, (size_t)h * w * 3) != 0, "procedural texture %d: seeds 0 and 1 gave the same bytes", k + 1);
+    double s = 0, s2 = 0, ch[3] = {0};
+    for (int i = 0; i < h * w; i++) {
+      double g = 0.299 * ta[i * 3] + 0.587 * ta[i * 3 + 1] + 0.114 * ta[i * 3 + 2];
+      s += g;
+      s2 += g * g;
+      for (int j = 0; j < 3; j++) ch[j] += ta[i * 3 + j];
+    }
+    double mean = s / (h * w), sd = sqrt(s2 / (h * w) - mean * mean);
+    printf("frost procedural %d: grey mean %.2f std %.2f (preset %.0f, %.0f); RGB means %.1f %.1f %.1f\n", k + 1, mean,
+           sd, presets[k][0], presets[k][1], ch[0] / (h * w), ch[1] / (h * w), ch[2] / (h * w));
+    CHECK(fabs(mean - presets[k][0]) < 1.0 && fabs(sd - presets[k][1]) < 1.0,
+          "procedural texture %d: grey mean %.2f std %.2f, preset (%.0f, %.0f)", k + 1, mean, sd, presets[k][0],
+          presets[k][1]);
+    CHECK(ch[2] > ch[1] && ch[1] > ch[0], "procedural texture %d should be bluish (B > G > R)", k + 1);
+  }
+  /* Crops: imagenet rule at 224 and at a size larger than the texture, cifar10 at 32, tiny at 64. */
+  check_crop(a, 0, 224, 224, 0, 5, 3);
+  check_crop(a, 0, 23, 37, 2, 9, 1);
+  check_crop(a, 0, 500, 700, 1, 1, 5);
+  check_crop(a, 1, 32, 32, 0, 77, 2);
+  check_crop(a, 2, 64, 64, 0, 78, 4);
+  for (uint32_t key = 0; key < 12; key++) check_crop(a, (int)(key % 3), 32, 32, 3, key, 1 + (int)(key % 5));
+  /* Same key, same crop; the cache returns what it made. */
+  float *x = malloc(sizeof(float) * 32 * 32 * 3), *y = malloc(sizeof(float) * 32 * 32 * 3);
+  fv_frost_crop(a, 1, 32, 32, 4, 4, 4, x, &err);
+  fv_frost_crop(a, 0, 32, 32, 4, 4, 4, y, &err);
+  fv_frost_crop(a, 1, 32, 32, 4, 4, 4, y, &err);
+  CHECK(memcmp(x, y, sizeof(float) * 32 * 32 * 3) == 0, "frost crop not deterministic");
+  free(x);
+  free(y);
+  /* The fixed cifar10 scale cannot cover a 224 image: a clear error, not a crash. */
+  float *big = malloc(sizeof(float) * 224 * 224 * 3);
+  CHECK(fv_frost_crop(a, 1, 224, 224, 0, 0, 1, big, &err) == FV_ERR && strstr(err.msg, "cifar10"),
+        "cifar10 frost on 224: %s", err.msg);
+  free(big);
+  fv_frost_close(a);
+  fv_frost_close(b);
+  fv_frost_close(c);
+
+  /* --frost-dir: missing directory, a short directory, then a complete one. */
+  CHECK(fv_frost_open("/nonexistent-frost", 0, &a, &err) == FV_ERR && strstr(err.msg, "frost1.png"),
+        "missing frost dir: %s", err.msg);
+  char dir[256];
+  snprintf(dir, sizeof dir, "%s/fovea_test_frost_%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  mkdir(dir, 0755);
+  CHECK(write_textures(dir, 3, 90), "cannot write test textures into %s", dir);
+  CHECK(fv_frost_open(dir, 0, &a, &err) == FV_ERR && strstr(err.msg, "frost4.jpg"), "short frost dir: %s", err.msg);
+  CHECK(write_textures(dir, 5, 90), "cannot write test textures into %s", dir);
+  a = NULL;
+  CHECK(fv_frost_open(dir, 0, &a, &err) == FV_OK, "%s", err.msg);
+  if (a) {
+    /* The source line names the directory and the first 12 hex digits of each file's SHA-256
+     * (checked against coreutils' sha256sum for frost4.jpg). */
+    const char *src = fv_frost_source(a);
+    char cmd[600], line[128] = {0};
+    snprintf(cmd, sizeof cmd, "sha256sum '%s/frost4.jpg'", dir);
+    FILE *p = popen(cmd, "r");
+    if (p) {
+      if (!fgets(line, sizeof line, p)) line[0] = 0;
+      pclose(p);
+    }
+    line[12] = 0;
+    CHECK(strstr(src, dir) && strstr(src, "sha256") && strlen(line) == 12 && strstr(src, line),
+          "frost source '%s' lacks the sha256 prefix %s", src, line);
+    /* The JPEG texture decodes as libjpeg-turbo does (fv_jpeg_roundtrip shares the decoder). */
+    int h, w;
+    const uint8_t *t4 = fv_frost_texture(a, 3, &h, &w);
+    fv_image orig = {w, h, 3, malloc((size_t)w * h * 3)}, rt = {0};
+    for (int i = 0; i < w * h * 3; i++) orig.pixels[i] = (uint8_t)((i * 37 + 3 * 11) % 251);
+    CHECK(fv_jpeg_roundtrip(&orig, 90, &rt, &err) == FV_OK && memcmp(rt.pixels, t4, (size_t)w * h * 3) == 0,
+          "frost4.jpg should decode to the libjpeg round trip of its pixels");
+    free(orig.pixels);
+    fv_image_free(&rt);
+    /* Small textures are scaled up to cover the image (the larger ratio, times 1.1). */
+    check_crop(a, 0, 64, 64, 0, 3, 2);
+    check_crop(a, 0, 64, 64, 0, 4, 2);
+    check_crop(a, 0, 20, 90, 0, 5, 2);
+    fv_frost_close(a);
+  }
+  static const char *names[5] = {"frost1.png", "frost2.png", "frost3.png", "frost4.jpg", "frost5.jpg"};
+  for (int k = 0; k < 5; k++) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, names[k]);
+    unlink(path);
+  }
+  rmdir(dir);
+}
+
 int main(void) {
   test_glass();
   test_jpeg();
@@ -418,5 +628,6 @@ int main(void) {
   test_spatter_distance();
   test_spatter_small_steps();
   test_spatter_layer();
+  test_frost();
   return fv_test_finish();
 }

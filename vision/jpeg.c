@@ -16,6 +16,8 @@
 
 #include <jpeglib.h>
 
+#include "../engine/file.h"
+
 typedef struct jpeg_fail {
   struct jpeg_error_mgr mgr;
   jmp_buf jump;
@@ -89,8 +91,8 @@ typedef struct decoder {
   uint8_t *pixels;
 } decoder;
 
-static fv_status decode(const char *what, const unsigned char *buf, unsigned long len, int channels, int width,
-                        int height, decoder *dc, fv_image *out, fv_error *err) {
+static fv_status decode(const char *what, const unsigned char *buf, unsigned long len, int channels, int expect_w,
+                        int expect_h, decoder *dc, fv_image *out, fv_error *err) {
   memset(dc, 0, sizeof *dc);
   dc->d.err = jpeg_std_error(&dc->fail.mgr);
   dc->fail.mgr.error_exit = on_error_exit;
@@ -108,8 +110,16 @@ static fv_status decode(const char *what, const unsigned char *buf, unsigned lon
   dc->d.dct_method = JDCT_ISLOW;
   dc->d.do_fancy_upsampling = TRUE;
   jpeg_start_decompress(&dc->d);
-  if ((int)dc->d.output_width != width || (int)dc->d.output_height != height || dc->d.output_components != channels) {
-    int ow = (int)dc->d.output_width, oh = (int)dc->d.output_height, oc = dc->d.output_components;
+  int ow = (int)dc->d.output_width, oh = (int)dc->d.output_height, oc = dc->d.output_components;
+  /* expect_w == 0: any size within image.h's limits. (Parameters are not reassigned after
+   * setjmp, so nothing here can be clobbered by the longjmp.) */
+  if (expect_w == 0 && (ow > FV_IMAGE_MAX_DIM || oh > FV_IMAGE_MAX_DIM || (long)ow * oh > FV_IMAGE_MAX_PIXELS)) {
+    jpeg_destroy_decompress(&dc->d);
+    return fv_fail(err, "%s: JPEG is %dx%d, larger than the %dx%d / %ld-pixel limit", what, ow, oh, FV_IMAGE_MAX_DIM,
+                   FV_IMAGE_MAX_DIM, (long)FV_IMAGE_MAX_PIXELS);
+  }
+  int width = expect_w ? expect_w : ow, height = expect_w ? expect_h : oh;
+  if (ow != width || oh != height || oc != channels) {
     jpeg_destroy_decompress(&dc->d);
     return fv_fail(err, "%s: decoded JPEG is %dx%dx%d, expected %dx%dx%d", what, ow, oh, oc, width, height, channels);
   }
@@ -190,5 +200,23 @@ fv_status fv_jpeg_save(const char *path, const fv_image *img, int quality, int o
   if (st != FV_OK) unlink(tmp);
   free(tmp);
   free(buf);
+  return st;
+}
+
+fv_status fv_jpeg_load(const char *path, int want_channels, fv_image *img, fv_error *err) {
+  memset(img, 0, sizeof *img);
+  if (want_channels != 1 && want_channels != 3)
+    return fv_fail(err, "%s: can decode to 1 or 3 channels, not %d", path, want_channels);
+  char *bytes = NULL;
+  size_t len = 0;
+  if (fv_read_file(path, (size_t)1 << 30, &bytes, &len, err)) return FV_ERR;
+  decoder *d = malloc(sizeof *d);
+  fv_status st;
+  if (!d)
+    st = fv_fail(err, "%s: out of memory", path);
+  else
+    st = decode(path, (const unsigned char *)bytes, (unsigned long)len, want_channels, 0, 0, d, img, err);
+  free(d);
+  free(bytes);
   return st;
 }

@@ -7,7 +7,8 @@
  * subsampling for RGB, ISLOW DCT, no optimised Huffman tables unless asked; decoding with
  * ISLOW and fancy upsampling. Gray images are coded as one-component JPEGs. libjpeg errors
  * become fv_error messages (setjmp), never an exit; its warnings are ignored.
- * Decoding arbitrary JPEG files is vision/image.h's job, not this module's. */
+ * General image decoding is vision/image.h's job; fv_jpeg_load exists for inputs that must
+ * decode exactly as libjpeg(-turbo) does in OpenCV's and PIL's readers (frost textures). */
 #ifndef FV_JPEG_H
 #define FV_JPEG_H
 
@@ -21,5 +22,9 @@ fv_status fv_jpeg_roundtrip(const fv_image *in, int quality, fv_image *out, fv_e
 /* Writes img as a JPEG file at quality 1..100, with optimised Huffman tables when optimize
  * is non-zero (Pillow's optimize=True). Written under a temporary name and renamed. */
 fv_status fv_jpeg_save(const char *path, const fv_image *img, int quality, int optimize, fv_error *err);
+
+/* Decodes a JPEG file with libjpeg-turbo's defaults (ISLOW, fancy upsampling) into 1 (gray)
+ * or 3 (RGB) channels; any colour space libjpeg can convert from is accepted. */
+fv_status fv_jpeg_load(const char *path, int want_channels, fv_image *img, fv_error *err);
 
 #endif
