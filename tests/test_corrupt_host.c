@@ -387,17 +387,28 @@ static void test_spatter_layer(void) {
         "spatter layer s3: empty %d max %g min %g zeros %d of %d", empty, mx, mn, zeros, n);
   CHECK(fv_spatter_water_layer(H, W, p3, 3, 18, 3, b, &empty2, &err) == FV_OK && memcmp(a, b, sizeof(float) * n),
         "spatter layer: another image key gave the same layer");
-  /* At CIFAR s1 some keys give liquid, some not; every layer is either empty and all zero or peaks at 0.5. */
-  int empties = 0, consistent = 1;
-  for (uint32_t key = 0; key < 20; key++) {
-    fv_spatter_water_layer(32, 32, pc, 0, key, 1, a, &empty, &err);
-    float m = 0;
-    for (int i = 0; i < 32 * 32; i++) m = fmaxf(m, a[i]);
-    consistent &= empty ? m == 0 : m == 0.5f;
-    empties += empty;
+  /* Every layer is either flagged empty and all zero, or peaks at exactly the intensity. The ImageNet
+   * s1 parameters on 32x32 images (what imagecorruptions does for small images) leave some draws
+   * without liquid: about 2% (spec 3.15: 1 of 50 seeds in the reference); CIFAR s1 almost never. */
+  const float p1[6] = {0.65f, 0.3f, 4.0f, 0.69f, 0.6f, 0.0f};
+  int empties = 0, empties_cifar = 0, consistent = 1;
+  for (uint32_t key = 0; key < 400; key++) {
+    for (int table = 0; table < 2; table++) {
+      fv_spatter_water_layer(32, 32, table ? pc : p1, 0, key, 1, a, &empty, &err);
+      float m = 0;
+      for (int i = 0; i < 32 * 32; i++) m = fmaxf(m, a[i]);
+      consistent &= empty ? m == 0 : m == (table ? 0.5f : 0.6f);
+      if (table)
+        empties_cifar += empty;
+      else
+        empties += empty;
+    }
   }
   CHECK(consistent, "spatter layer: empty flag and contents disagree");
-  printf("spatter cifar s1 at 32x32: %d of 20 keys without liquid\n", empties);
+  CHECK(empties >= 1 && empties <= 24, "spatter imagenet s1 at 32x32: %d of 400 draws empty, expected about 2%%",
+        empties);
+  printf("spatter s1 at 32x32: %d of 400 keys without liquid (imagenet table), %d (cifar10 table)\n", empties,
+         empties_cifar);
   /* Threshold above every value: no liquid, M = 0, flagged. */
   const float none[6] = {0.65f, 0.3f, 2.0f, 5.0f, 0.5f, 0.0f};
   for (int i = 0; i < n; i++) a[i] = 7;
