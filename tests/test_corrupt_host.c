@@ -180,6 +180,36 @@ static void test_jpeg(void) {
     unlink(out);
     fv_image_free(&in);
   }
+  /* fv_jpeg_load: Pillow's optimize=True file holds the same coefficients as the plain q85 round
+   * trip (Huffman optimisation is lossless), so it decodes to Pillow's q85 pixels. */
+  for (int n = 0; n < 2; n++) {
+    char path[256];
+    fv_image got = {0}, want = {0};
+    int ch = n == 0 ? 3 : 1;
+    snprintf(path, sizeof path, JPEG_FIXTURES "rt_%s_q85.png", names[n]);
+    fv_status st = fv_image_load(path, ch, &want, &err);
+    snprintf(path, sizeof path, JPEG_FIXTURES "save_%s_q85_opt.jpg", names[n]);
+    if (st == FV_OK) st = fv_jpeg_load(path, ch, &got, &err);
+    CHECK(st == FV_OK && got.width == want.width && got.height == want.height &&
+              memcmp(got.pixels, want.pixels, (size_t)got.width * got.height * ch) == 0,
+          "fv_jpeg_load %s: %s", path, st ? err.msg : "pixels differ from Pillow's");
+    fv_image_free(&got);
+    fv_image_free(&want);
+  }
+  /* A libjpeg error (not a JPEG at all) comes back as an fv_error through setjmp. */
+  char bad_path[256];
+  snprintf(bad_path, sizeof bad_path, "%s/fovea_test_bad_%d.jpg", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+           (int)getpid());
+  FILE *bf = fopen(bad_path, "wb");
+  if (bf) {
+    fputs("this is not a JPEG file", bf);
+    fclose(bf);
+  }
+  fv_image garbage = {0};
+  CHECK(fv_jpeg_load(bad_path, 3, &garbage, &err) == FV_ERR && strstr(err.msg, "JPEG decoding failed") &&
+            strstr(err.msg, bad_path) && !garbage.pixels,
+        "garbage JPEG: %s", err.msg);
+  unlink(bad_path);
   /* Errors are reported, not fatal. */
   uint8_t px[12] = {0};
   fv_image bad = {2, 2, 3, px}, tmp = {0};
