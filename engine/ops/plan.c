@@ -3,7 +3,7 @@
  * Checks what every kernel relies on (node and source indices, element counts that fit the
  * kernels' uint32 indexing, a supported storage type), then hands the node to its family's
  * planner (plan_matmul.c, plan_norm.c, plan_attention.c, plan_elementwise.c,
- * plan_resample.c). Also holds the small helpers those planners share.
+ * plan_resample.c, plan_image.c). Also holds the small helpers those planners share.
  *
  * FOVEA_PLAN_AS=gpu or =cpu (environment) plans as if the device were a GPU or a CPU driver,
  * so the kernel tests run both variants of every kernel on whatever device they have (GPU
@@ -46,9 +46,7 @@ void fv_dispatch_bind(fv_dispatch *d, int bind) {
   if (d->n_bind < FV_MAX_BIND) d->bind[d->n_bind++] = bind;
 }
 
-void fv_dispatch_bind_optional(fv_dispatch *d, const fv_node *n, int i) {
-  fv_dispatch_bind(d, n->src[i] >= 0 ? i : 0);
-}
+void fv_dispatch_bind_optional(fv_dispatch *d, const fv_node *n, int i) { fv_dispatch_bind(d, n->src[i] >= 0 ? i : 0); }
 
 const fv_node *fv_plan_src(const fv_plan_ctx *c, int i) { return &c->g->nodes[c->n->src[i]]; }
 
@@ -64,13 +62,13 @@ uint32_t fv_pow2_at_least(uint64_t n, uint32_t lo, uint32_t hi) {
 static fv_status check_elems(const fv_node *n, const char *role, fv_error *err) {
   int64_t e = fv_node_numel(n);
   if (e >= FV_PLAN_MAX_ELEMS)
-    return fv_fail(err, "planner: %s %s has %lld elements, expected fewer than 2^31 (kernels index with uint32)",
-                   role, n->name, (long long)e);
+    return fv_fail(err, "planner: %s %s has %lld elements, expected fewer than 2^31 (kernels index with uint32)", role,
+                   n->name, (long long)e);
   return FV_OK;
 }
 
-fv_status fv_plan_node(const fv_kernel_caps *caps, const fv_graph *g, int node, fv_dtype storage,
-                       fv_op_plan *plan, fv_error *err) {
+fv_status fv_plan_node(const fv_kernel_caps *caps, const fv_graph *g, int node, fv_dtype storage, fv_op_plan *plan,
+                       fv_error *err) {
   memset(plan, 0, sizeof *plan);
   if (!caps || !g || node < 0 || node >= g->count)
     return fv_fail(err, "planner: node %d does not exist (graph has %d)", node, g ? g->count : 0);
@@ -91,18 +89,24 @@ fv_status fv_plan_node(const fv_kernel_caps *caps, const fv_graph *g, int node, 
   fv_plan_ctx c = {&as, g, n, storage, plan, err};
   fv_status st;
   switch (n->op) {
-  case FV_OP_MATMUL: st = fv_plan_matmul(&c); break;
-  case FV_OP_LAYERNORM: st = fv_plan_layernorm(&c); break;
-  case FV_OP_SOFTMAX: st = fv_plan_softmax(&c); break;
-  case FV_OP_ATTENTION: st = fv_plan_attention(&c); break;
-  case FV_OP_ADD: st = fv_plan_add(&c); break;
-  case FV_OP_IM2COL: st = fv_plan_im2col(&c); break;
-  case FV_OP_EMBED_TOKENS: st = fv_plan_embed_tokens(&c); break;
-  case FV_OP_TOKENS: st = fv_plan_tokens(&c); break;
-  case FV_OP_RESAMPLE: st = fv_plan_resample(&c); break;
-  case FV_OP_CROP_NORMALIZE: st = fv_plan_crop_normalize(&c); break;
-  default:
-    return fv_fail(err, "planner: %s is a %s node, which has no kernel", n->name, fv_op_name(n->op));
+    case FV_OP_MATMUL: st = fv_plan_matmul(&c); break;
+    case FV_OP_LAYERNORM: st = fv_plan_layernorm(&c); break;
+    case FV_OP_SOFTMAX: st = fv_plan_softmax(&c); break;
+    case FV_OP_ATTENTION: st = fv_plan_attention(&c); break;
+    case FV_OP_ADD: st = fv_plan_add(&c); break;
+    case FV_OP_IM2COL: st = fv_plan_im2col(&c); break;
+    case FV_OP_EMBED_TOKENS: st = fv_plan_embed_tokens(&c); break;
+    case FV_OP_TOKENS: st = fv_plan_tokens(&c); break;
+    case FV_OP_RESAMPLE: st = fv_plan_resample(&c); break;
+    case FV_OP_CROP_NORMALIZE: st = fv_plan_crop_normalize(&c); break;
+    case FV_OP_STENCIL: st = fv_plan_stencil(&c); break;
+    case FV_OP_SAMPLE: st = fv_plan_sample(&c); break;
+    case FV_OP_WARP: st = fv_plan_warp(&c); break;
+    case FV_OP_PIXEL: st = fv_plan_pixel(&c); break;
+    case FV_OP_RANDOM: st = fv_plan_random(&c); break;
+    case FV_OP_REDUCE: st = fv_plan_reduce(&c); break;
+    case FV_OP_PLASMA: st = fv_plan_plasma(&c); break;
+    default: return fv_fail(err, "planner: %s is a %s node, which has no kernel", n->name, fv_op_name(n->op));
   }
   if (st) return st;
   if (plan->n == 0) return fv_fail(err, "planner: %s (%s) produced no dispatch", n->name, fv_op_name(n->op));

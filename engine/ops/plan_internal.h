@@ -47,5 +47,12 @@ fv_status fv_plan_embed_tokens(fv_plan_ctx *c);
 fv_status fv_plan_tokens(fv_plan_ctx *c);
 fv_status fv_plan_crop_normalize(fv_plan_ctx *c);
 fv_status fv_plan_resample(fv_plan_ctx *c);
+fv_status fv_plan_stencil(fv_plan_ctx *c);
+fv_status fv_plan_sample(fv_plan_ctx *c);
+fv_status fv_plan_warp(fv_plan_ctx *c);
+fv_status fv_plan_pixel(fv_plan_ctx *c);
+fv_status fv_plan_random(fv_plan_ctx *c);
+fv_status fv_plan_reduce(fv_plan_ctx *c);
+fv_status fv_plan_plasma(fv_plan_ctx *c);
 
 #endif

@@ -2,7 +2,9 @@
  * resample_u8.comp (8-bit image bound as uint words). The including file defines
  * fv_image(idx), the idx-th image value as float, and declares binding 0.
  *
- * Separable resampling along one axis of image [H, W, C]; table (binding 1, storage type)
+ * Separable resampling along one axis of image [H, W, C], or of each image of a batch
+ * [B, H, W, C] along H (AXIS 0: the image index is the output row / out_size; the planner
+ * folds a batch resampled along W into one [B*H, W, C] image); table (binding 1, storage type)
  * holds per output index o: [first, count, w_0 .. w_{taps-1}]. out[o, x, c] (axis 0) or
  * out[y, o, c] (axis 1) = sum_k w_k * in[first + k] along the axis, summed in k order from
  * 0, then with ROUND_U8 rounded half up and clamped to 0..255 as PIL does between passes.
@@ -28,10 +30,12 @@ void main() {
   if (i >= p.total) return;
   uint c = i % p.C, r = i / p.C;
   uint o_idx, base, stride, in_size;
-  if (AXIS == 0) { /* i = (o * W + x) * C + c */
+  if (AXIS == 0) { /* i = ((b * out_size + o) * W + x) * C + c; b = 0 for a single image */
     uint x = r % p.W;
     o_idx = r / p.W;
-    base = x * p.C + c;
+    uint b = o_idx / p.out_size;
+    o_idx %= p.out_size;
+    base = b * p.H * p.W * p.C + x * p.C + c;
     stride = p.W * p.C;
     in_size = p.H;
   } else { /* i = (y * out_size + o) * C + c */
