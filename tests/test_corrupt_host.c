@@ -513,6 +513,10 @@ static void check_crop(fv_frost_textures *t, int table, int H, int W, uint32_t s
     dh = (int)ceil(th * s);
     sx = (double)tw / dw;
     sy = (double)th / dh;
+  } else if (table == 3) {
+    dw = tw;
+    dh = th;
+    sx = sy = 1;
   } else {
     double f = table == 1 ? 0.2 : 0.3;
     dw = (int)lrint(tw * f);
@@ -534,6 +538,7 @@ static void check_crop(fv_frost_textures *t, int table, int H, int W, uint32_t s
         maxd = fmax(maxd, fabs(v - want));
       }
   CHECK(whole, "frost crop table %d: values must be whole numbers in 0..255", table);
+  CHECK(table != 3 || maxd == 0, "frost crop without resize must copy the texture exactly (diff %g)", maxd);
   CHECK(maxd <= 1.0,
         "frost crop table %d %dx%d (texture %d at row %d col %d of %dx%d): max diff %.3f from the float "
         "reference resize",
@@ -594,6 +599,7 @@ static void test_frost(void) {
   check_crop(a, 0, 500, 700, 1, 1, 5);
   check_crop(a, 1, 32, 32, 0, 77, 2);
   check_crop(a, 2, 64, 64, 0, 78, 4);
+  check_crop(a, 3, 224, 224, 0, 79, 5); /* hendrycks: no resize, so the crop is exact */
   for (uint32_t key = 0; key < 12; key++) check_crop(a, (int)(key % 3), 32, 32, 3, key, 1 + (int)(key % 5));
   /* Same key, same crop; the cache returns what it made. */
   float *x = malloc(sizeof(float) * 32 * 32 * 3), *y = malloc(sizeof(float) * 32 * 32 * 3);
@@ -607,6 +613,8 @@ static void test_frost(void) {
   float *big = malloc(sizeof(float) * 224 * 224 * 3);
   CHECK(fv_frost_crop(a, 1, 224, 224, 0, 0, 1, big, &err) == FV_ERR && strstr(err.msg, "cifar10"),
         "cifar10 frost on 224: %s", err.msg);
+  CHECK(fv_frost_crop(a, 4, 224, 224, 0, 0, 1, big, &err) == FV_ERR && strstr(err.msg, "resize rule 4"),
+        "resize rule 4: %s", err.msg);
   free(big);
   fv_frost_close(a);
   fv_frost_close(b);

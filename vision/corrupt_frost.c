@@ -1,21 +1,19 @@
-/* corrupt_frost.c: frost textures, procedural or loaded, and the per-image crop
- * (see corrupt_frost.h).
+/* corrupt_frost.c: frost textures, procedural or loaded, and the per-image crop (see
+ * corrupt_frost.h).
  *
- * Procedural draws (engine/philox.h), key (frost seed, 0x46525354 + texture
- * index), corruption 8, severity 0 (crops use severities 1..5, so the counters
- * never meet), streams: 1 + o (o = 0..5)  value noise of octave o, draw index =
- * lattice point gy * (cols) + gx, uniform; 7                 the crystals, one
- * running draw counter in program order: per nucleation point x, y, theta0; per
- * arm the angle jitter, the length; per branch its intensity; per step the
- * angle jitter, then (depth < 3) the spawn test and, on a spawn, the side and
- * the length fraction. The draw order is therefore part of the texture
- * definition: changing it changes the textures.
+ * Procedural draws (engine/philox.h), key (frost seed, 0x46525354 + texture index), corruption 8,
+ * severity 0 (crops use severities 1..5, so the counters never meet), streams:
+ *   1 + o (o = 0..5)  value noise of octave o, draw index = lattice point gy * cols + gx, uniform;
+ *   7                 the crystals, one running draw counter in program order: per nucleation
+ *                     point x, y, theta0; per arm the angle jitter, then the length; per branch
+ *                     its intensity; per step the angle jitter, then (depth < 3) the spawn test
+ *                     and, on a spawn, the side and the length fraction.
+ * The draw order is therefore part of the texture definition: changing it changes the textures.
  *
- * Resizing is OpenCV's generic 8-bit resize (cv2.resize INTER_CUBIC with a =
- * -0.75, or INTER_LINEAR): half-pixel centres, replicated borders, float
- * coefficients rounded to 11-bit fixed point, integer sums, (v + 2^21) >> 22
- * with saturation. Accelerated OpenCV builds (IPP, SIMD variants) are not
- * guaranteed to match this to the last grey level. */
+ * Resizing is OpenCV's generic 8-bit resize (cv2.resize INTER_CUBIC with a = -0.75, or
+ * INTER_LINEAR): half-pixel centres, replicated borders, float coefficients rounded to 11-bit
+ * fixed point, integer sums, (v + 2^21) >> 22 with saturation. Accelerated OpenCV builds (IPP,
+ * SIMD variants) are not guaranteed to match this to the last grey level. */
 #include "corrupt_frost.h"
 
 #include <math.h>
@@ -36,8 +34,7 @@ enum { FROST_CORRUPTION = 8, CACHE_ENTRIES = 4, FROST_TEXTURE_KEY = 0x46525354 }
 
 static const char *const frost_files[FV_FROST_TEXTURES] = {"frost1.png", "frost2.png", "frost3.png", "frost4.jpg",
                                                            "frost5.jpg"};
-/* Preset grey mean and standard deviation of each procedural texture (spec 7).
- */
+/* Preset grey mean and standard deviation of each procedural texture (spec 7). */
 static const double frost_presets[FV_FROST_TEXTURES][2] = {{130, 25}, {205, 22}, {150, 28}, {120, 43}, {175, 30}};
 
 typedef struct resized_set {
@@ -55,8 +52,7 @@ struct fv_frost_textures {
   char source[4200];
 };
 
-/* ---- procedural textures
- * ----------------------------------------------------------------- */
+/* ---- procedural textures --------------------------------------------------------------------- */
 
 typedef struct crystal_ctx {
   fv_rng rng;
@@ -68,8 +64,7 @@ typedef struct crystal_ctx {
 static double draw_u(crystal_ctx *c) { return (double)fv_rng_uniform(&c->rng, c->next++); }
 static double draw_n(crystal_ctx *c) { return (double)fv_rng_normal(&c->rng, c->next++); }
 
-/* Anti-aliased point: bilinear weights on the four nearest pixel centres,
- * max-composited. */
+/* Anti-aliased point: bilinear weights on the four nearest pixel centres, max-composited. */
 static void splat(crystal_ctx *c, double x, double y, double intensity) {
   double fx = x - 0.5, fy = y - 0.5;
   double x0 = floor(fx), y0 = floor(fy);
@@ -129,8 +124,7 @@ static fv_status generate_texture(uint32_t seed, int k, uint8_t **out, fv_error 
     goto done;
   }
   fv_rng rng = {seed, FROST_TEXTURE_KEY + (uint32_t)k, FROST_CORRUPTION, 0, 0};
-  /* Haze: six octaves of value noise, 4 * 2^o cycles per width, smoothstep
-   * interpolation. */
+  /* Haze: six octaves of value noise, 4 * 2^o cycles per width, smoothstep interpolation. */
   for (int o = 0; o < 6; o++) {
     int freq = 4 << o, cols = freq + 1;
     double cell = (double)W / freq;
@@ -178,9 +172,8 @@ static fv_status generate_texture(uint32_t seed, int k, uint8_t **out, fv_error 
     double f = fmin(1.0, fmax(0.0, 0.55 * B[i] + 0.8 * G[i]));
     for (int c = 0; c < 3; c++) rgb[i * 3 + c] = tint_lo[c] + (tint_hi[c] - tint_lo[c]) * f;
   }
-  /* Affine grey adjustment to the preset. Clipping at 0 and 255 moves the
-   * statistics, so the adjustment is repeated on the clipped values a few times
-   * (it converges within 0.05 grey). */
+  /* Affine grey adjustment to the preset. Clipping at 0 and 255 moves the statistics, so the
+   * adjustment is repeated on the clipped values a few times (it converges within 0.05 grey). */
   double want_mean = frost_presets[k][0], want_sd = frost_presets[k][1];
   for (int iter = 0; iter < 10; iter++) {
     double mean, sd;
@@ -202,8 +195,7 @@ done:
   return st;
 }
 
-/* ---- user textures
- * ----------------------------------------------------------------------- */
+/* ---- user textures --------------------------------------------------------------------------- */
 
 static fv_status load_texture(const char *dir, int k, fv_frost_textures *t, char hex[13], fv_error *err) {
   char path[4096];
@@ -229,8 +221,7 @@ static fv_status load_texture(const char *dir, int k, fv_frost_textures *t, char
   av_free(sha);
   free(bytes);
   for (int i = 0; i < 6; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-  /* JPEGs through libjpeg-turbo with its defaults, as cv2.imread and PIL decode
-   * them. */
+  /* JPEGs through libjpeg-turbo with its defaults, as cv2.imread and PIL decode them. */
   fv_image img = {0};
   fv_status st = k >= 3 ? fv_jpeg_load(path, 3, &img, err) : fv_image_load(path, 3, &img, err);
   if (st) return fv_fail_context(err, "frost: texture %d", k + 1);
@@ -240,8 +231,7 @@ static fv_status load_texture(const char *dir, int k, fv_frost_textures *t, char
   return FV_OK;
 }
 
-/* ---- open / close
- * ------------------------------------------------------------------------ */
+/* ---- open / close ---------------------------------------------------------------------------- */
 
 void fv_frost_close(fv_frost_textures *t) {
   if (!t) return;
@@ -288,8 +278,7 @@ const uint8_t *fv_frost_texture(const fv_frost_textures *t, int k, int *height, 
   return t->tex[k];
 }
 
-/* ---- resizing (OpenCV's generic 8-bit resize)
- * -------------------------------------------- */
+/* ---- resizing (OpenCV's generic 8-bit resize) ------------------------------------------------ */
 
 typedef struct axis_taps {
   int *index; /* n * taps source indices, clamped */
@@ -353,8 +342,7 @@ static fv_status resize_u8(const uint8_t *src, int sh, int sw, int dh, int dw, d
             h += (int64_t)row[(size_t)ax.index[x * taps + k] * 3 + c] * ax.coef[x * taps + k];
           v += h * ay.coef[y * taps + r];
         }
-        /* (v + 2^21) >> 22 as a floor division (v may be negative with cubic
-         * overshoot). */
+        /* (v + 2^21) >> 22 as a floor division (v may be negative with cubic overshoot). */
         int64_t q = v + ((int64_t)1 << 21);
         q = q >= 0 ? q >> 22 : -((-q + ((int64_t)1 << 22) - 1) >> 22);
         dst[((size_t)y * dw + x) * 3 + c] = (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
@@ -367,8 +355,7 @@ done:
   return st;
 }
 
-/* The resized texture k for (table, height, width), made on first use and
- * cached. */
+/* The resized texture k for (table, height, width), made on first use and cached. */
 static fv_status resized(fv_frost_textures *t, int table, int height, int width, int k, const uint8_t **img, int *th,
                          int *tw, fv_error *err) {
   resized_set *set = NULL, *oldest = &t->cache[0];
@@ -392,9 +379,8 @@ static fv_status resized(fv_frost_textures *t, int table, int height, int width,
   if (!set->img[k]) {
     int sh = t->th[k], sw = t->tw[k], dh, dw, cubic;
     double inv_sx, inv_sy;
-    if (table == 0) {
-      /* imagecorruptions: scale to cover the image if needed, then 1.1 more,
-       * always. */
+    if (table == FV_FROST_RESIZE_IMAGENET) {
+      /* imagecorruptions: scale to cover the image if needed, then 1.1 more, always. */
       double s = 1.0;
       if (sh < height || sw < width)
         s = fmax(sh < height ? (double)height / sh : 0, sw < width ? (double)width / sw : 0);
@@ -404,10 +390,14 @@ static fv_status resized(fv_frost_textures *t, int table, int height, int width,
       inv_sx = (double)dw / sw; /* cv2.resize with dsize: the scale is the ratio of the sizes */
       inv_sy = (double)dh / sh;
       cubic = 1;
+    } else if (table == FV_FROST_RESIZE_NONE) {
+      dw = sw;
+      dh = sh;
+      inv_sx = inv_sy = 1.0;
+      cubic = -1;
     } else {
-      /* hendrycks' CIFAR-10-C / Tiny-ImageNet-C scripts: cv2.resize(frost, (0,
-       * 0), fx=f, fy=f). */
-      double f = table == 1 ? 0.2 : 0.3;
+      /* hendrycks' CIFAR-10-C / Tiny-ImageNet-C scripts: cv2.resize(frost, (0, 0), fx=f, fy=f). */
+      double f = table == FV_FROST_RESIZE_CIFAR10 ? 0.2 : 0.3;
       dw = (int)lrint(sw * f);
       dh = (int)lrint(sh * f);
       inv_sx = inv_sy = f;
@@ -417,7 +407,9 @@ static fv_status resized(fv_frost_textures *t, int table, int height, int width,
       return fv_fail(err, "frost: texture %d (%dx%d) would resize to %dx%d", k + 1, sw, sh, dw, dh);
     uint8_t *px = malloc((size_t)dw * dh * 3);
     if (!px) return fv_fail(err, "frost: out of memory for a %dx%d texture", dw, dh);
-    if (resize_u8(t->tex[k], sh, sw, dh, dw, inv_sx, inv_sy, cubic, px, err)) {
+    if (cubic < 0)
+      memcpy(px, t->tex[k], (size_t)dw * dh * 3);
+    else if (resize_u8(t->tex[k], sh, sw, dh, dw, inv_sx, inv_sy, cubic, px, err)) {
       free(px);
       return FV_ERR;
     }
@@ -434,8 +426,8 @@ static fv_status resized(fv_frost_textures *t, int table, int height, int width,
 fv_status fv_frost_crop(fv_frost_textures *t, int table, int height, int width, uint32_t seed, uint32_t image_key,
                         int severity, float *crop, fv_error *err) {
   if (!t) return fv_fail(err, "frost: no textures open");
-  if (table < 0 || table > 2)
-    return fv_fail(err, "frost: table %d is not 0 (imagenet), 1 (cifar10) or 2 (tiny)", table);
+  if (table < FV_FROST_RESIZE_IMAGENET || table > FV_FROST_RESIZE_NONE)
+    return fv_fail(err, "frost: resize rule %d is not 0 (imagenet), 1 (cifar10), 2 (tiny) or 3 (none)", table);
   if (height < 1 || width < 1 || (long)height * width > (1L << 28))
     return fv_fail(err, "frost: image size %dx%d is outside 1..2^28 pixels", width, height);
   fv_rng r = {seed, image_key, FROST_CORRUPTION, (uint32_t)severity, 0};
@@ -445,10 +437,13 @@ fv_status fv_frost_crop(fv_frost_textures *t, int table, int height, int width, 
   if (resized(t, table, height, width, k, &img, &th, &tw, err)) return FV_ERR;
   if (th - height < 1 || tw - width < 1)
     return fv_fail(err,
-                   "frost: texture %d resized to %dx%d for the %s table does not exceed a "
-                   "%dx%d image (numpy's "
-                   "randint(0, %d) would fail too); use the imagenet table for this size",
-                   k + 1, tw, th, table == 1 ? "cifar10" : "tiny", width, height, th - height);
+                   "frost: texture %d sized %dx%d by the %s rule is not larger than the %dx%d image in both "
+                   "directions (numpy's randint would fail too); use the imagenet table for this size",
+                   k + 1, tw, th,
+                   table == 1   ? "cifar10"
+                   : table == 2 ? "tiny"
+                                : "no-resize",
+                   width, height);
   r.stream = 1;
   int r0 = (int)fv_rng_below(&r, 0, (uint32_t)(th - height));
   r.stream = 2;
