@@ -34,10 +34,9 @@
 #include "../engine/status.h"
 
 #define FV_ROB_CORRUPTIONS 19 /* spec 1.7, in that order */
-#define FV_ROB_MAIN 15 /* the first 15 enter mCE; the 4 extras never do */
+#define FV_ROB_MAIN 15        /* the first 15 enter mCE; the 4 extras never do */
 #define FV_ROB_SEVERITIES 5
-#define FV_ROB_SLOTS                                                           \
-  (1 + FV_ROB_CORRUPTIONS * FV_ROB_SEVERITIES) /* slot 0 = clean */
+#define FV_ROB_SLOTS (1 + FV_ROB_CORRUPTIONS * FV_ROB_SEVERITIES) /* slot 0 = clean */
 #define FV_ROB_STR 1024
 
 /* AlexNet's clean top-1 error used for relative CE (spec 8.2). */
@@ -55,31 +54,27 @@ double fv_rob_alexnet_error(int c, int s);
 /* Slot of a cell: 0 = clean; 1 + 5c + (s - 1) for corruption c at severity s.
  */
 int fv_rob_slot(int corruption, int severity);
-void fv_rob_slot_cell(int slot, int *corruption,
-                      int *severity); /* clean: -1, 0 */
+void fv_rob_slot_cell(int slot, int *corruption, int *severity); /* clean: -1, 0 */
 /* "clean" or "gaussian_noise/3" into buf. */
 const char *fv_rob_slot_label(int slot, char *buf, int size);
 
 /* What determines a cell's value. Strings are "" when not applicable. */
 typedef struct fv_rob_params {
   char model[FV_ROB_STR];
-  char dataset[FV_ROB_STR]; /* clean images (generation mode: also the ones
-                               corrupted) */
-  char split[32];           /* IDX split, "" for ImageFolder */
-  char corrupted_dataset
-      [FV_ROB_STR]; /* dataset mode: DIR/<corruption>/<severity>/<class>/... */
-  char table[16];   /* imagenet | cifar10 | tiny ("" in dataset mode) */
-  char frost[FV_ROB_STR]; /* the frost source line ("" in dataset mode) */
-  int limit;              /* 0 = all */
+  char dataset[FV_ROB_STR];           /* clean images (generation mode: also the ones
+                                         corrupted) */
+  char split[32];                     /* IDX split, "" for ImageFolder */
+  char corrupted_dataset[FV_ROB_STR]; /* dataset mode: DIR/<corruption>/<severity>/<class>/... */
+  char table[16];                     /* imagenet | cifar10 | tiny ("" in dataset mode) */
+  char frost[FV_ROB_STR];             /* the frost source line ("" in dataset mode) */
+  int limit;                          /* 0 = all */
   uint32_t seed;
   int fp16;
 } fv_rob_params;
 
 /* Fails naming the first field that differs between `want` (this run) and `got`
  * (from `where`). */
-fv_status fv_rob_params_check(const fv_rob_params *want,
-                              const fv_rob_params *got, const char *where,
-                              fv_error *err);
+fv_status fv_rob_params_check(const fv_rob_params *want, const fv_rob_params *got, const char *where, fv_error *err);
 
 typedef struct fv_rob_cell {
   long images, correct;
@@ -96,11 +91,9 @@ typedef struct fv_rob_plan {
 
 /* "all" (19), "imagenet-c" or "main" (the 15), "extras" (the 4), or a comma
  * list of names. */
-fv_status fv_rob_parse_corruptions(const char *list, fv_rob_plan *plan,
-                                   fv_error *err);
+fv_status fv_rob_parse_corruptions(const char *list, fv_rob_plan *plan, fv_error *err);
 /* "A-B" or "A", within 1..5. */
-fv_status fv_rob_parse_severities(const char *s, fv_rob_plan *plan,
-                                  fv_error *err);
+fv_status fv_rob_parse_severities(const char *s, fv_rob_plan *plan, fv_error *err);
 /* "K/N" with 1 <= K <= N. */
 fv_status fv_rob_parse_shard(const char *s, int *k, int *n, fv_error *err);
 /* The plan's cells in canonical order (clean, then corruptions in spec order,
@@ -122,19 +115,12 @@ typedef struct fv_rob_set {
  * A cell already present must have the same images and correct counts (a
  * duplicate from another shard or a retried run), else it is refused: two
  * different values for one cell mean something changed. */
-fv_status fv_rob_set_add(fv_rob_set *s, const fv_rob_params *p, int slot,
-                         const fv_rob_cell *c, const char *where,
+fv_status fv_rob_set_add(fv_rob_set *s, const fv_rob_params *p, int slot, const fv_rob_cell *c, const char *where,
                          fv_error *err);
 
-/* ---- metrics
- * --------------------------------------------------------------------------------
- */
+/* ---- metrics ----------------------------------------------------------------------------------------------------- */
 
-typedef enum {
-  FV_NORM_NONE = 0,
-  FV_NORM_ALEXNET,
-  FV_NORM_BASELINE
-} fv_rob_norm;
+typedef enum { FV_NORM_NONE = 0, FV_NORM_ALEXNET, FV_NORM_BASELINE } fv_rob_norm;
 
 typedef struct fv_rob_baseline {
   fv_rob_norm kind;
@@ -151,8 +137,7 @@ void fv_rob_baseline_alexnet(fv_rob_baseline *b);
 /* A previous RESULTS.json (or any JSON object with "errors": {corruption: [5
  * errors or null]} and optionally "clean_error"), e.g. the baseline arm of an
  * ablation. */
-fv_status fv_rob_baseline_load(const char *path, fv_rob_baseline *b,
-                               fv_error *err);
+fv_status fv_rob_baseline_load(const char *path, fv_rob_baseline *b, fv_error *err);
 
 typedef struct fv_rob_metrics {
   fv_rob_norm norm;
@@ -163,10 +148,8 @@ typedef struct fv_rob_metrics {
   /* per corruption, all in percent; defined when all 5 severities (and,
    * normalised, the baseline's 5) are present; relative CE also needs both
    * clean errors and a positive baseline degradation */
-  double ce[FV_ROB_CORRUPTIONS], rce[FV_ROB_CORRUPTIONS],
-      mean_err[FV_ROB_CORRUPTIONS];
-  int have_ce[FV_ROB_CORRUPTIONS], have_rce[FV_ROB_CORRUPTIONS],
-      have_mean_err[FV_ROB_CORRUPTIONS];
+  double ce[FV_ROB_CORRUPTIONS], rce[FV_ROB_CORRUPTIONS], mean_err[FV_ROB_CORRUPTIONS];
+  int have_ce[FV_ROB_CORRUPTIONS], have_rce[FV_ROB_CORRUPTIONS], have_mean_err[FV_ROB_CORRUPTIONS];
   /* over the 15 main corruptions, when all 15 are defined (percent) */
   double mce, rmce;
   int have_mce, have_rmce;
@@ -181,33 +164,26 @@ typedef struct fv_rob_metrics {
 
 /* The metrics of spec 8.1 from an error table (fractions). have[c][s] says
  * which cells exist. */
-void fv_rob_metrics_compute(
-    const double err[FV_ROB_CORRUPTIONS][FV_ROB_SEVERITIES],
-    const int have[FV_ROB_CORRUPTIONS][FV_ROB_SEVERITIES], int have_clean,
-    double clean_error, const fv_rob_baseline *b, fv_rob_metrics *m);
+void fv_rob_metrics_compute(const double err[FV_ROB_CORRUPTIONS][FV_ROB_SEVERITIES],
+                            const int have[FV_ROB_CORRUPTIONS][FV_ROB_SEVERITIES], int have_clean, double clean_error,
+                            const fv_rob_baseline *b, fv_rob_metrics *m);
 /* The same from a cell set (error = 1 - correct / images). */
-void fv_rob_set_metrics(const fv_rob_set *s, const fv_rob_baseline *b,
-                        fv_rob_metrics *m);
+void fv_rob_set_metrics(const fv_rob_set *s, const fv_rob_baseline *b, fv_rob_metrics *m);
 /* One sentence with the formulas the numbers were computed with. */
 const char *fv_rob_norm_definition(fv_rob_norm n);
 
-/* ---- files
- * ----------------------------------------------------------------------------------
- */
+/* ---- files ------------------------------------------------------------------------------------------------------- */
 
 /* Writes data to path atomically: a temporary file beside it, fsync, rename,
  * fsync of the folder. */
-fv_status fv_rob_write_atomic(const char *path, const char *data, size_t len,
-                              fv_error *err);
+fv_status fv_rob_write_atomic(const char *path, const char *data, size_t len, fv_error *err);
 
 /* The cell store. fv_rob_cell_write stores one finished cell; fv_rob_store_load
  * adds every cell file of dir to s (a missing dir adds nothing), checking each
  * against s's parameters. */
-fv_status fv_rob_cell_write(const char *dir, const fv_rob_params *p, int slot,
-                            const fv_rob_cell *c, const char *shard,
+fv_status fv_rob_cell_write(const char *dir, const fv_rob_params *p, int slot, const fv_rob_cell *c, const char *shard,
                             const char *device, fv_error *err);
-fv_status fv_rob_store_load(const char *dir, fv_rob_set *s, int *loaded,
-                            fv_error *err);
+fv_status fv_rob_store_load(const char *dir, fv_rob_set *s, int *loaded, fv_error *err);
 
 /* What RESULTS.json records besides the cells. */
 typedef struct fv_rob_info {
@@ -220,24 +196,24 @@ typedef struct fv_rob_info {
   int n_merged;
 } fv_rob_info;
 
-fv_status fv_rob_write_json(const char *path, const fv_rob_set *s,
-                            const fv_rob_baseline *b, const fv_rob_info *info,
+fv_status fv_rob_write_json(const char *path, const fv_rob_set *s, const fv_rob_baseline *b, const fv_rob_info *info,
                             fv_error *err);
-fv_status fv_rob_write_csv(const char *path, const fv_rob_set *s,
-                           const fv_rob_baseline *b, fv_error *err);
-fv_status fv_rob_write_svg(const char *path, const fv_rob_set *s,
-                           const fv_rob_baseline *b, const char *title,
+fv_status fv_rob_write_csv(const char *path, const fv_rob_set *s, const fv_rob_baseline *b, fv_error *err);
+fv_status fv_rob_write_svg(const char *path, const fv_rob_set *s, const fv_rob_baseline *b, const char *title,
                            fv_error *err);
 
 /* Reads a RESULTS.json back: its cells into s (checked as by fv_rob_set_add)
  * and its plan and shard ("" when none) when those pointers are non-NULL. */
-fv_status fv_rob_load_results(const char *path, fv_rob_set *s,
-                              fv_rob_plan *plan, char *shard, int shard_size,
+fv_status fv_rob_load_results(const char *path, fv_rob_set *s, fv_rob_plan *plan, char *shard, int shard_size,
                               fv_error *err);
 
 /* How a RESULTS.json was normalised, as a --baseline value: "alexnet", "none"
  * or the baseline file it names. */
-fv_status fv_rob_results_baseline(const char *path, char *spec, int size,
-                                  fv_error *err);
+fv_status fv_rob_results_baseline(const char *path, char *spec, int size, fv_error *err);
+
+/* Adds the "notes" of a RESULTS.json to notes[*n..max) unless already there (merges keep the
+ * caveats of their inputs). */
+#define FV_ROB_NOTE 1500
+fv_status fv_rob_results_notes(const char *path, char notes[][FV_ROB_NOTE], int max, int *n, fv_error *err);
 
 #endif
