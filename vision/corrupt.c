@@ -26,9 +26,7 @@
 #include "../engine/exec.h"
 #include "../engine/graph.h"
 #include "../engine/philox.h"
-/* TRANSIENT: frost textures (vision/corrupt_frost.h) are being written; until they land, frost
- * fails with a clear message. */
-typedef struct fv_frost_textures fv_frost_textures;
+#include "corrupt_frost.h"
 #include "corrupt_glass.h"
 #include "corrupt_params.h"
 #include "corrupt_spatter.h"
@@ -587,13 +585,9 @@ static fv_status fill_aux(fv_corruptor *cr, plan *p, int slot, uint32_t key, fv_
     fv_glass_displacement(H, W, (int)v[1], (int)v[2], cr->opt.seed, key, s, p->host_aux[0] + slot * hw,
                           p->host_aux[1] + slot * hw);
   } else if (c == FV_FROST) {
-#ifndef HAVE_FROST
-    return fv_fail(err, "corrupt: frost textures are not available in this build yet");
-#else
     if (!cr->frost && fv_frost_open(cr->opt.frost_dir, cr->opt.frost_seed, &cr->frost, err)) return FV_ERR;
     if (fv_frost_crop(cr->frost, (int)cr->opt.table, H, W, cr->opt.seed, key, s, p->host_aux[0] + slot * hw * 3, err))
       return FV_ERR;
-#endif
   } else if (c == FV_SPATTER) {
     float params[6];
     for (int i = 0; i < 6; i++) params[i] = (float)v[i];
@@ -630,9 +624,7 @@ fv_status fv_corruptor_open(fv_device *dev, const fv_corrupt_options *opt, fv_co
 void fv_corruptor_close(fv_corruptor *cr) {
   if (!cr) return;
   for (int i = 0; i < CACHE_SLOTS; i++) plan_free(&cr->cache[i]);
-#ifdef HAVE_FROST
   fv_frost_close(cr->frost);
-#endif
   free(cr);
 }
 
@@ -640,9 +632,7 @@ long fv_corruptor_empty_spatter(const fv_corruptor *cr) { return cr ? cr->empty_
 
 const char *fv_corruptor_frost_source(const fv_corruptor *cr) {
   if (!cr) return "";
-#ifdef HAVE_FROST
   if (cr->frost) return fv_frost_source(cr->frost);
-#endif
   return cr->frost_source;
 }
 
