@@ -459,6 +459,8 @@ int fv_pixel(fv_graph *g, int image, int layer, int stats, int keys, fv_pixel_mo
              const fv_rng_params *rng) {
   if (!check_image(g, "pixel", image) || !check_src(g, "pixel", layer, 1) || !check_src(g, "pixel", stats, 1))
     return -1;
+  static const float zeros[4] = {0, 0, 0, 0};
+  if (!a) a = zeros;
   if (mode < 0 || mode >= FV_PIXEL_MODE_COUNT)
     return fail(g, "graph: pixel mode %d is not an fv_pixel_mode (0..%d)", (int)mode, FV_PIXEL_MODE_COUNT - 1);
   const fv_node *im = node(g, image);
@@ -478,8 +480,8 @@ int fv_pixel(fv_graph *g, int image, int layer, int stats, int keys, fv_pixel_mo
     return fail(g, "graph: pixel mode %d %s per-image stats", mode, needs_stats ? "needs" : "takes no");
   if (needs_keys != (keys >= 0))
     return fail(g, "graph: pixel mode %d %s random keys", mode, needs_keys ? "needs" : "takes no");
-  if (needs_keys && (!rng || !check_keys(g, "pixel", keys, B)))
-    return rng ? -1 : fail(g, "graph: pixel noise needs rng");
+  if (needs_keys && !rng) return fail(g, "graph: pixel noise mode %d needs rng parameters", mode);
+  if (needs_keys && !check_keys(g, "pixel", keys, B)) return -1;
   if (layer >= 0) {
     const fv_node *l = node(g, layer);
     if (l->ndim != 4 || (l->shape[0] != B && l->shape[0] != 1) || l->shape[1] < H || l->shape[2] < W)
@@ -499,7 +501,7 @@ int fv_pixel(fv_graph *g, int image, int layer, int stats, int keys, fv_pixel_mo
   fv_node *n = &g->nodes[i];
   n->src[3] = keys;
   n->p.pixel.mode = mode;
-  for (int k = 0; k < 4; k++) n->p.pixel.a[k] = a ? a[k] : 0.0f;
+  for (int k = 0; k < 4; k++) n->p.pixel.a[k] = a[k];
   if (rng) n->p.pixel.rng = *rng;
   return i;
 }
@@ -514,7 +516,7 @@ int fv_random(fv_graph *g, int keys, int ndim, const int64_t *shape, fv_random_d
   if (!check_keys(g, "random", keys, shape[0])) return -1;
   int i = push(g, FV_OP_RANDOM, ndim, shape, keys, -1, -1);
   if (i < 0) return -1;
-  if (fv_node_numel(&g->nodes[i]) / shape[0] > UINT32_MAX)
+  if (fv_node_numel(&g->nodes[i]) / g->nodes[i].shape[0] > UINT32_MAX)
     return fail(g, "graph: random %s has more than 2^32 values per image (draw indices are 32-bit)", g->nodes[i].name);
   g->nodes[i].p.random.dist = dist;
   g->nodes[i].p.random.a = a;

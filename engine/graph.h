@@ -83,6 +83,8 @@ typedef enum fv_op {
    * src1 = a layer [B, H1, W1, C1] or [1, H1, W1, C1] (shared by every image) with H1 >= H,
    * W1 >= W, read at (y, x), channel c % C1,
    * src2 = per-image stats [B, C2] (FV_OP_REDUCE), src3 = image keys U32 [B] (random modes).
+   * Each mode takes exactly the sources its fv_pixel_mode line names (layer: fog, frost, snow,
+   * layer_color; stats: contrast, fog; keys: the four noises); the others must be -1.
    * Out has src0's shape. */
   FV_OP_PIXEL,
   /* Random fill: out[b, ...] (shape given, shape[0] = B) = p.random.dist of the Philox stream
@@ -125,19 +127,20 @@ typedef struct fv_rng_params {
  * a mode that needs two draw kinds uses stream and stream + 1. Parameters are p.pixel.a[]. */
 typedef enum fv_pixel_mode {
   FV_PIXEL_GAUSSIAN_NOISE = 0, /* a0 = sigma: u8(255 clip01(f + sigma N)) */
-  FV_PIXEL_SHOT_NOISE,         /* a0 = lambda: u8(255 clip01(Poisson(f lambda) / lambda)) */
+  FV_PIXEL_SHOT_NOISE,         /* a0 = lambda > 0: u8(255 clip01(Poisson(f lambda) / lambda)) */
   FV_PIXEL_IMPULSE_NOISE,      /* a0 = p: flip = U(stream) < p, salt = U(stream+1) < 0.5; 255 / 0 / u8(v) */
   FV_PIXEL_SPECKLE_NOISE,      /* a0 = sigma: u8(255 clip01(f + f sigma N)) */
-  FV_PIXEL_BRIGHTNESS,         /* a0 = dV: skimage HSV closed form (corruptions.md 3.9); C = 3 */
+  FV_PIXEL_BRIGHTNESS,         /* a0 = dV: skimage HSV closed form (corruptions.md 3.9) with
+                                  V' = clip01(V + dV); C = 3 */
   FV_PIXEL_SATURATE,           /* a0 = mult, a1 = add on S: closed form 3.9; C = 3 */
   FV_PIXEL_CONTRAST,           /* a0 = k, src2 = channel means (0..255): u8(255 clip01((f - m) k + m)) */
   FV_PIXEL_FOG,                /* a0 = c, src1 = plasma [0,1], src2 = channel maxima (0..255):
                                   maxv = max_c src2 / 255; u8(255 clip01((f + c P) maxv / (maxv + c))) */
-  FV_PIXEL_FROST,              /* a0 = a, a1 = b, src1 = texture crop (0..255, C1 = 3): u8(a v + b F) */
+  FV_PIXEL_FROST,              /* a0 = a, a1 = b, src1 = texture crop F (0..255, C1 = 3 for RGB): u8(a v + b F) */
   FV_PIXEL_SNOW,               /* a0 = blend, src1 = snow layer S in [0, 1] (H1 >= H, W1 >= W); C = 3:
                                   gray = .299R + .587G + .114B (of f); f2 = blend f + (1 - blend) max(f, 1.5 gray + .5);
                                   u8(255 clip01(f2 + S[y, x] + S[H-1-y, W-1-x])) */
-  FV_PIXEL_LAYER_COLOR,        /* a0 = alpha, a1..a3 = colour (0..255), src1 = M:
+  FV_PIXEL_LAYER_COLOR,        /* a0 = alpha, a1..a3 = colour (0..255) of channels 0..2 (C <= 3), src1 = M:
                                   u8(255 clip01(f (1 - alpha M) + M colour_c / 255)) (spatter water alpha 0, mud 1) */
   FV_PIXEL_THRESHOLD,          /* raw units: t = v < a0 ? 0 : v; then clip01(t) when a1 != 0 */
   FV_PIXEL_STEP,               /* raw units: v > a0 ? 1 : 0 */
@@ -191,7 +194,7 @@ typedef struct fv_node {
     struct {
       fv_border border;
       float scale; /* FV_OP_SAMPLE only */
-    } image;      /* FV_OP_STENCIL, FV_OP_SAMPLE, FV_OP_WARP */
+    } image;       /* FV_OP_STENCIL, FV_OP_SAMPLE, FV_OP_WARP */
     struct {
       fv_pixel_mode mode;
       float a[4];
