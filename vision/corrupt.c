@@ -136,7 +136,8 @@ static int reflect101(int i, int n) {
 }
 
 /* Spec 3.2: the aliased disk, blurred by cv2.GaussianBlur (reflect-101 at the kernel's own
- * border, not renormalised), as taps (dy, dx, w) without the zero weights. Returns the count. */
+ * border, not renormalised), as taps (dy, dx, w) without the (numerically) zero weights.
+ * Returns the count. */
 static int defocus_taps(double radius, double alias, float *taps) {
   int half = radius <= 8 ? 8 : (int)radius, ksize = radius <= 8 ? 3 : 5;
   int n = 2 * half + 1;
@@ -164,9 +165,11 @@ static int defocus_taps(double radius, double alias, float *taps) {
     for (int j = 0; j < n; j++) {
       double s = 0.0;
       for (int t = -r; t <= r; t++) s += k[t + r] * tmp[reflect101(i + t, n) * n + j];
-      /* The reference keeps the disk in float32 (disk(dtype=np.float32)). */
+      /* The reference keeps the disk in float32 (disk(dtype=np.float32)). Weights below 1e-9
+       * (the Gaussian's exp(-50) tails at alias sigma 0.1) move an fp32 sum of 0..255 values by
+       * less than its rounding, so they are dropped: half the taps of severity 1. */
       float w = (float)s;
-      if (w != 0.0f) {
+      if (fabsf(w) >= 1e-9f) {
         taps[3 * count] = (float)(i - half);
         taps[3 * count + 1] = (float)(j - half);
         taps[3 * count + 2] = w;
