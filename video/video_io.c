@@ -43,6 +43,9 @@ struct fv_video_reader {
   AVCodecContext *dec;
   int stream;
   unsigned char *copy; /* per input stream: deliver its packets as COPY units */
+  unsigned n_streams;  /* at open; demuxers like MPEG-TS may add streams later, never copied */
+  int read_retries;    /* consecutive EAGAIN from the demuxer */
+  int bad_in_a_row;    /* ERROR units since the last good frame */
   AVPacket *pkt;
   AVFrame *frame;
   struct SwsContext *sws;
@@ -101,7 +104,7 @@ fv_status fv_video_reader_open(const char *path, int channels, int copy_audio, f
   }
   AVStream *st = r->fmt->streams[r->stream];
   if (!(r->dec = avcodec_alloc_context3(codec)) || !(r->pkt = av_packet_alloc()) || !(r->frame = av_frame_alloc()) ||
-      !(r->copy = calloc(r->fmt->nb_streams, 1))) {
+      !(r->copy = calloc(r->fmt->nb_streams + 1, 1))) {
     fv_fail(err, "%s: out of memory", path);
     goto fail;
   }
@@ -119,7 +122,8 @@ fv_status fv_video_reader_open(const char *path, int channels, int copy_audio, f
     fv_fail(err, "%s: cannot open the %s decoder: %s", path, codec->name, AVERR(ret));
     goto fail;
   }
-  for (unsigned i = 0; i < r->fmt->nb_streams; i++) {
+  r->n_streams = r->fmt->nb_streams;
+  for (unsigned i = 0; i < r->n_streams; i++) {
     r->copy[i] = copy_audio && r->fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO;
     r->info.copy_streams += r->copy[i];
     /* Other streams are not read further than the demuxer needs to. */
@@ -168,9 +172,14 @@ void fv_video_reader_close(fv_video_reader *r) {
 const fv_video_info *fv_video_reader_info(const fv_video_reader *r) { return &r->info; }
 
 /* An ERROR unit: "PATH: frame N: cause", N being the index the next good frame gets. */
-static void set_error(fv_video_unit *u, const fv_video_reader *r, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_error(fv_video_unit *u, const fv_video_reader *r, const char *fmt, ...) {
+static void set_error(fv_video_unit *u, fv_video_reader *r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_error(fv_video_unit *u, fv_video_reader *r, const char *fmt, ...) {
+  /* A file of garbage can make every packet fail: stop after this many in a row, so a hostile input
+   * costs bounded time and output. */
+  if (++r->bad_in_a_row >= 1000) {
+    r->ended = r->end_checked = 1;
+    fmt = "1000 decode errors in a row; giving up on the rest of the file";
+  }
   u->kind = FV_VIDEO_ERROR;
   u->index = r->next_index;
   int n = snprintf(u->message, sizeof u->message, "%s: frame %ld: ", r->path, r->next_index);
@@ -225,6 +234,7 @@ static fv_status frame_to_image(fv_video_reader *r, const AVFrame *f, fv_image *
  * file that ends well before the duration its header announces is reported as damaged: once,
  * when the last frame is more than two frame steps and a quarter second short of the end. */
 static int early_end(fv_video_reader *r, fv_video_unit *u) {
+  /* (set_error may end the reader itself; end_checked then stops a second message.) */
   if (r->end_checked) return 0;
   r->end_checked = 1;
   double start = r->fmt->start_time != AV_NOPTS_VALUE ? (double)r->fmt->start_time / AV_TIME_BASE : 0;
@@ -252,6 +262,7 @@ fv_status fv_video_read(fv_video_reader *r, fv_video_unit *u, fv_error *err) {
       }
       u->kind = FV_VIDEO_FRAME;
       u->index = r->next_index++;
+      r->bad_in_a_row = 0;
       u->pts = f->best_effort_timestamp == AV_NOPTS_VALUE ? FV_VIDEO_NO_PTS : f->best_effort_timestamp;
       u->pts_time = u->pts == FV_VIDEO_NO_PTS ? NAN : (double)u->pts * r->info.tb_num / r->info.tb_den;
       if (!isnan(u->pts_time)) {
@@ -282,7 +293,12 @@ fv_status fv_video_read(fv_video_reader *r, fv_video_unit *u, fv_error *err) {
       continue;
     }
     ret = av_read_frame(r->fmt, r->pkt);
-    if (ret < 0) {
+    if (ret == AVERROR(EAGAIN) && r->read_retries++ < 1000) { /* no data yet (pipes, some demuxers) */
+      usleep(1000);
+      continue;
+    }
+    r->read_retries = 0;
+    if (ret < 0) { /* as ffmpeg(1) does, any read error ends the input */
       r->draining = 1;
       avcodec_send_packet(r->dec, NULL);
       if (ret != AVERROR_EOF) {
@@ -301,8 +317,7 @@ fv_status fv_video_read(fv_video_reader *r, fv_video_unit *u, fv_error *err) {
       }
       continue;
     }
-    if (r->pkt->stream_index >= 0 && (unsigned)r->pkt->stream_index < r->fmt->nb_streams &&
-        r->copy[r->pkt->stream_index]) {
+    if (r->pkt->stream_index >= 0 && (unsigned)r->pkt->stream_index < r->n_streams && r->copy[r->pkt->stream_index]) {
       if (!(u->packet = av_packet_alloc())) {
         av_packet_unref(r->pkt);
         return fv_fail(err, "%s: out of memory", r->path);
@@ -325,7 +340,9 @@ struct fv_video_writer {
   AVFormatContext *fmt;
   AVCodecContext *enc;
   AVStream *st;
-  int *map; /* input stream -> output stream index, or -1 */
+  int *map;           /* input stream -> output stream index, or -1 */
+  AVRational *map_tb; /* input stream time bases, copied at open: the demuxer runs on another thread */
+  unsigned n_map;
   AVPacket *pkt;
   AVFrame *conv; /* converted frame in the encoder's format */
   struct SwsContext *sws;
@@ -460,7 +477,7 @@ static fv_status open_container(fv_video_writer *w, const fv_video_writer_option
   if (ret < 0 || !w->fmt) return fv_fail(err, "%s: no FFmpeg muxer for this file name: %s", w->path, AVERR(ret));
   if (!(w->st = avformat_new_stream(w->fmt, NULL)) || !(w->enc = avcodec_alloc_context3(codec)) ||
       !(w->pkt = av_packet_alloc()) || !(w->conv = av_frame_alloc()) ||
-      !(w->map = malloc(src->fmt->nb_streams * sizeof *w->map)))
+      !(w->map = malloc(src->n_streams * sizeof *w->map)) || !(w->map_tb = malloc(src->n_streams * sizeof *w->map_tb)))
     return fv_fail(err, "%s: out of memory", w->path);
   AVStream *ist = src->fmt->streams[src->stream];
   AVCodecContext *e = w->enc;
@@ -513,8 +530,10 @@ static fv_status open_container(fv_video_writer *w, const fv_video_writer_option
   w->st->avg_frame_rate = e->framerate;
   w->st->sample_aspect_ratio = e->sample_aspect_ratio;
   /* Copied streams: only codecs the container accepts (e.g. no PCM in .mp4, only Opus/Vorbis in .webm). */
-  for (unsigned i = 0; i < src->fmt->nb_streams; i++) {
+  w->n_map = src->n_streams;
+  for (unsigned i = 0; i < src->n_streams; i++) {
     w->map[i] = -1;
+    w->map_tb[i] = src->fmt->streams[i]->time_base;
     if (!src->copy[i]) continue;
     const AVStream *s = src->fmt->streams[i];
     if (avformat_query_codec(w->fmt->oformat, s->codecpar->codec_id, FF_COMPLIANCE_NORMAL) != 1) {
@@ -690,12 +709,12 @@ fv_status fv_video_write_copy(fv_video_writer *w, fv_video_unit *u, fv_error *er
   if (u->kind != FV_VIDEO_COPY || !u->packet) return fv_fail(err, "%s: not a packet to copy", w->path);
   AVPacket *p = u->packet;
   int in = p->stream_index;
-  if (w->sequence || in < 0 || (unsigned)in >= w->src->fmt->nb_streams || w->map[in] < 0) {
+  if (w->sequence || in < 0 || (unsigned)in >= w->n_map || w->map[in] < 0) {
     av_packet_unref(p);
     return FV_OK;
   }
   AVStream *os = w->fmt->streams[w->map[in]];
-  av_packet_rescale_ts(p, w->src->fmt->streams[in]->time_base, os->time_base);
+  av_packet_rescale_ts(p, w->map_tb[in], os->time_base);
   p->stream_index = os->index;
   p->pos = -1;
   int ret = av_interleaved_write_frame(w->fmt, p);
@@ -787,6 +806,7 @@ void fv_video_writer_close(fv_video_writer *w) {
   free(w->stamps_name);
   free(w->tmp);
   free(w->map);
+  free(w->map_tb);
   free(w->path);
   free(w);
 }
