@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config
   glslang-tools spirv-tools
   libvulkan-dev libvulkan-volk-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
-  libopenblas-dev libcjson-dev libpng-dev zlib1g-dev
+  libopenblas-dev libcjson-dev libpng-dev zlib1g-dev libjpeg62-turbo-dev
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
 )
 if [ "${1:-}" = "--torch" ]; then
