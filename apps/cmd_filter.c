@@ -191,12 +191,12 @@ static void on_progress(void *user, const fv_filter_stats *s) {
   p->last = t;
   double elapsed = t - p->start, fps = elapsed > 0 ? (double)s->read / elapsed : 0;
   if (s->duration > 0) {
-    double f = s->pts_time / s->duration;
+    double f = (s->pts_time - s->start_time) / s->duration;
     if (f < 0) f = 0;
     if (f > 1) f = 1;
     int filled = (int)(f * 30);
     fprintf(stderr, "\r[%.*s%*s] %.1f/%.1f s, %ld frames, %.1f fps", filled,
-            "==============================", 30 - filled, "", s->pts_time, s->duration, s->read, fps);
+            "==============================", 30 - filled, "", s->pts_time - s->start_time, s->duration, s->read, fps);
     if (f > 0.001) {
       long eta = (long)(elapsed * (1 - f) / f + 0.5);
       fprintf(stderr, ", ETA %ld:%02ld", eta / 60, eta % 60);

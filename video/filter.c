@@ -353,6 +353,7 @@ fv_status fv_filter_run(fv_classifier *cls, fv_corruptor *cr, const fv_filter_op
   if (fv_video_reader_open(opt->input, 0, 1, &r.reader, err)) return FV_ERR;
   const fv_video_info *info = fv_video_reader_info(r.reader);
   stats->duration = info->duration;
+  stats->start_time = info->start_time;
   if (fv_video_writer_open(opt->output, r.reader, &opt->writer, &r.writer, &stats->skipped_streams, err)) goto done;
   if (opt->labels && open_labels(opt->labels, &labels_tmp, &labels, err)) goto done;
 

@@ -31,8 +31,9 @@ typedef struct fv_filter_stats {
   double seconds;      /* wall time of the run */
   /* Busy time per stage (seconds); stages overlap, so these add up to more than seconds. */
   double decode_s, corrupt_s, classify_s, encode_s;
-  double pts_time; /* timestamp of the last frame seen, for progress */
-  double duration; /* of the input from its container, <= 0 when unknown */
+  double pts_time;   /* timestamp of the last frame seen, for progress */
+  double duration;   /* of the input from its container, <= 0 when unknown */
+  double start_time; /* the container's first timestamp: progress is (pts_time - start_time) / duration */
 } fv_filter_stats;
 
 typedef struct fv_filter_options {

@@ -140,6 +140,7 @@ fv_status fv_video_reader_open(const char *path, int channels, int copy_audio, f
     in->duration = (double)st->duration * av_q2d(st->time_base);
   else if (r->fmt->duration > 0)
     in->duration = (double)r->fmt->duration / AV_TIME_BASE;
+  in->start_time = r->fmt->start_time != AV_NOPTS_VALUE ? (double)r->fmt->start_time / AV_TIME_BASE : 0;
   in->frames_estimate = st->nb_frames > 0 ? (long)st->nb_frames : 0;
   if (in->frames_estimate == 0 && in->duration > 0) {
     AVRational fr = av_guess_frame_rate(r->fmt, st, NULL);

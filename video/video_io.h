@@ -55,6 +55,7 @@ typedef struct fv_video_info {
   int channels;         /* of fv_video_unit.image: 1 or 3 */
   int tb_num, tb_den;   /* the video stream's time base */
   double duration;      /* seconds, from the container; <= 0 when unknown */
+  double start_time;    /* seconds: the container's first timestamp (0 when unknown) */
   long frames_estimate; /* from the container; 0 when unknown */
   const char *codec;    /* decoder name */
   const char *pix_fmt;  /* decoded pixel format name */
