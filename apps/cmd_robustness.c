@@ -508,8 +508,8 @@ static void print_table(const fv_rob_set *s, const fv_rob_baseline *b, const cha
   if (m.have_mce) printf("mCE                  %.2f\n", m.mce);
   if (m.have_rmce) printf("relative mCE         %.2f\n", m.rmce);
   if (m.have_extras_mean_error)
-    printf("extras mean error    %.2f%%  (mCE over the 4 extras: %s%.2f)\n", 100 * m.extras_mean_error,
-           m.have_extras_mce ? "" : "n/a ", m.have_extras_mce ? m.extras_mce : 0.0);
+    printf("extras mean error    %.2f%%  over %d cells\n", 100 * m.extras_mean_error, m.have_extras_mean_error);
+  if (m.have_extras_mce) printf("extras mCE           %.2f  (the 4 extras; not part of mCE)\n", m.extras_mce);
   printf("normalisation        %s\n", b->kind == FV_NORM_ALEXNET ? "AlexNet (corruptions.md 8.2), CE in % of AlexNet's"
                                       : b->kind == FV_NORM_BASELINE ? b->source
                                                                     : "none: CE = mean error over severities (%)");
@@ -676,8 +676,8 @@ static int run_main(int argc, char **argv) {
         "numbers only in dataset mode (--corrupted-dataset)";
     if (r->plan.corruption[FV_FROST] && !o->frost_dir) {
       snprintf(r->note_buf[0], sizeof r->note_buf[0],
-               "frost uses procedural textures (%s): frost errors are not "
-               "comparable with published frost errors",
+               "frost textures: %s, not the original photographs: frost errors are not comparable with "
+               "published frost errors",
                p->frost);
       r->notes[nn++] = r->note_buf[0];
     }

@@ -1257,8 +1257,8 @@ fv_status fv_rob_write_svg(const char *path, const fv_rob_set *s, const fv_rob_b
     for (int sv = 0; sv < FV_ROB_SEVERITIES; sv++) any |= m.have[c][sv];
     if (!any) continue;
     double y = ry0 + bar_h * row++;
-    sb_printf(&o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", rx0 - 6, y + bar_h / 2 + 4,
-              alexnet[c].name);
+    sb_printf(&o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s%s</text>\n", rx0 - 6, y + bar_h / 2 + 4,
+              alexnet[c].name, c >= FV_ROB_MAIN ? " (extra)" : "");
     if (m.have_ce[c]) {
       double w = (rx1 - rx0) * m.ce[c] / max_ce;
       sb_printf(&o,
