@@ -25,7 +25,8 @@ typedef struct fv_exec_options {
 fv_status fv_exec_new(fv_device *dev, const fv_graph *g, const fv_exec_options *opt, fv_exec **out, fv_error *err);
 void fv_exec_free(fv_exec *ex);
 
-/* Writes an INPUT node: `count` elements, float for F32 inputs, bytes for U8 inputs. */
+/* Writes an INPUT node: `count` elements, float for F32 inputs, bytes for U8 inputs, uint32_t
+ * words for U32 inputs (per-image random keys). */
 fv_status fv_exec_write(fv_exec *ex, int node, const void *data, size_t count, fv_error *err);
 fv_status fv_exec_run(fv_exec *ex, fv_error *err);
 /* Reads an output node (fv_mark_output) as fp32; count must equal its element count. */

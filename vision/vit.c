@@ -193,11 +193,19 @@ fv_status fv_vit_build(fv_vit *vit, fv_graph *g, int batch, fv_vit_graph *out, f
   int pos = weight(&b, "pos_embed", 3, pos_shape, 2, pos_view);
   x = fv_embed_tokens(g, x, prefix, pos, c->no_embed_class);
 
+  if (c->depth > FV_VIT_MAX_DEPTH)
+    return fv_fail(err, "%s: depth %d exceeds the supported %d blocks", vit->path, c->depth, FV_VIT_MAX_DEPTH);
+  out->depth = c->depth;
+  out->n_prefix = P;
+  out->grid_h = (int)(H / p);
+  out->grid_w = (int)(W / p);
   for (int i = 0; i < c->depth && !b.status; i++) {
     char n[96];
 #define NAME(suffix) (snprintf(n, sizeof n, "blocks.%d.%s", i, suffix), n)
     int h = layernorm(&b, x, NAME("norm1"), E);
     h = linear(&b, h, NAME("attn.qkv"), 3 * E, E, c->qkv_bias, 0);
+    out->qkv[i] = h;
+    out->tap_scales[i] = -1;
     h = fv_attention(g, h, (int)heads, (int)head_dim, 1.0f / sqrtf((float)head_dim));
     h = linear(&b, h, NAME("attn.proj"), E, E, 1, 0);
     x = fv_add(g, x, h, c->layer_scale ? vec(&b, NAME("ls1.gamma"), E) : -1, 1.0f, 1.0f);

@@ -27,10 +27,18 @@ void fv_vit_free(fv_vit *vit);
  * for benchmarks: no file involved. */
 fv_status fv_vit_random(const char *arch, uint64_t seed, fv_vit *vit, fv_error *err);
 
+#define FV_VIT_MAX_DEPTH 64
+
 typedef struct fv_vit_graph {
   int input;  /* INPUT [B, C, H, W], normalised pixels */
   int logits; /* output, B x num_classes values */
   int probs;  /* output, softmax of logits */
+  /* Per block, for diagnostics appended after the build (fovea attention): */
+  int depth;
+  int n_prefix;                     /* class/distillation/register tokens before the patches */
+  int grid_h, grid_w;               /* patch-token grid */
+  int qkv[FV_VIT_MAX_DEPTH];        /* the qkv linear's output [B, T, 3*E] feeding attention */
+  int tap_scales[FV_VIT_MAX_DEPTH]; /* TAP blocks: scale weights [B, grid_h, grid_w, K]; else -1 */
 } fv_vit_graph;
 
 /* Appends the forward pass for `batch` images to g. The model must outlive g. */
