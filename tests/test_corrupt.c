@@ -8,7 +8,9 @@
  *   - an independent double-precision implementation written from the spec (not calling
  *     vision/corrupt*) for brightness, saturate, contrast, gaussian blur, defocus, zoom,
  *     pixelate and motion blur at a fixed angle, within one grey level; JPEG against the
- *     Pillow fixtures of tests/fixtures/jpeg.
+ *     Pillow fixtures of tests/fixtures/jpeg, pixelate of all three tables against Pillow
+ *     (tests/fixtures/corrupt, tools/make_corrupt_fixtures.py), bit for bit;
+ *   - the cifar10 (32 px) and tiny (64 px) tables: every corruption and severity at its size.
  * FOVEA_TEST_QUICK=1 (sanitizer runs) keeps severities 1 and 5 only. */
 #include <math.h>
 #include <stdint.h>
@@ -60,6 +62,25 @@ static void compare(const fv_image *a, const fv_image *b, int *max_diff, double 
     differ += d != 0;
   }
   *frac = (double)differ / n;
+}
+
+/* Vulkan vs the CPU executor: within one grey level, at most 1% of values differing. Shot noise
+ * at lambda >= 12 samples by rejection (PTRS) with fp32 logarithms, whose last bits differ
+ * between a GPU and the C library; a flipped accept/reject picks another attempt's count, so
+ * rare values move by several levels (seen: 2 of 12288 values at lambda 250). Those may be up to
+ * 0.05% of the values; everything else must hold the one-level rule. */
+static int executors_agree(int c, const fv_image *x, const fv_image *y, int *worst, double *frac) {
+  size_t n = (size_t)x->width * x->height * x->channels, differ = 0, far = 0;
+  *worst = 0;
+  for (size_t i = 0; i < n; i++) {
+    int d = abs((int)x->pixels[i] - (int)y->pixels[i]);
+    *worst = d > *worst ? d : *worst;
+    differ += d != 0;
+    far += d > 1;
+  }
+  *frac = (double)differ / n;
+  if (*frac > 0.01) return 0;
+  return c == FV_SHOT_NOISE ? far <= n / 2000 : far == 0;
 }
 
 static void free_all(fv_image *im, int n) {
@@ -227,20 +248,17 @@ static void test_vulkan(fv_device *dev) {
       }
       run(cpu, c, s, &g, keys, 1, &gc);
       run(vk, c, s, &g, keys, 1, &gv);
-      int worst = 0;
+      int worst = 0, ok = 1;
       double frac = 0;
       for (int i = 0; i < 3; i++) {
         int m;
         double f;
-        if (i < 2)
-          compare(&oc[i], &ov[i], &m, &f);
-        else
-          compare(&gc, &gv, &m, &f);
+        ok &= i < 2 ? executors_agree(c, &oc[i], &ov[i], &m, &f) : executors_agree(c, &gc, &gv, &m, &f);
         if (m > worst) worst = m;
         if (f > frac) frac = f;
       }
-      CHECK(worst <= 1 && frac <= 0.01, "%s s%d: Vulkan vs CPU max diff %d, %.3f%% of values differ",
-            fv_corruption_name(c), s, worst, 100 * frac);
+      CHECK(ok, "%s s%d: Vulkan vs CPU max diff %d, %.3f%% of values differ", fv_corruption_name(c), s, worst,
+            100 * frac);
       free_all(oc, 2);
       free_all(ov, 2);
       fv_image_free(&gc);
@@ -569,6 +587,97 @@ static void test_independent(fv_device *dev) {
   free_all(imgs, 2);
 }
 
+/* ---- the 32 and 64 px tables ------------------------------------------------------------------- */
+
+/* Every corruption of the cifar10 (32x32) and tiny (64x64) tables runs at its own size without a
+ * size note, repeats itself, and agrees between the executors. */
+static void test_tables(fv_device *dev) {
+  const fv_corrupt_table tables[2] = {FV_TABLE_CIFAR10, FV_TABLE_TINY};
+  for (int t = 0; t < 2; t++) {
+    int S = fv_corrupt_table_size(tables[t]);
+    fv_image in[2] = {make_image(S, S, 3, 10 + t), make_image(S, S, 3, 12 + t)};
+    uint32_t keys[2] = {3, 4};
+    fv_corrupt_options o = {.table = tables[t], .seed = 9, .batch = 2};
+    fv_corruptor *cpu = NULL, *vk = NULL;
+    fv_error err;
+    CHECK(fv_corruptor_open(NULL, &o, &cpu, &err) == 0, "open %s: %s", fv_corrupt_table_name(tables[t]), err.msg);
+    if (dev && fv_corruptor_open(dev, &o, &vk, &err)) vk = NULL;
+    for (int c = 0; c < FV_CORRUPTION_COUNT && cpu; c++)
+      for (int s = 1; s <= 5; s++) {
+        if (severity_skipped(s)) continue;
+        const char *name = fv_corruption_name(c), *tn = fv_corrupt_table_name(tables[t]);
+        fv_image a[2], b[2], v[2];
+        if (!run(cpu, c, s, in, keys, 2, a)) {
+          CHECK(0, "%s %s s%d runs", tn, name, s);
+          continue;
+        }
+        run(cpu, c, s, in, keys, 2, b);
+        CHECK(a[0].width == S && a[0].height == S && a[0].channels == 3 && same_image(&a[0], &b[0]) &&
+                  same_image(&a[1], &b[1]),
+              "%s %s s%d: %dx%d output, same bytes twice", tn, name, s, S, S);
+        CHECK(c == FV_BRIGHTNESS || c == FV_CONTRAST || c == FV_SATURATE || c == FV_JPEG_COMPRESSION ||
+                  mean_abs_diff(&a[0], &in[0]) > 0,
+              "%s %s s%d changes the image", tn, name, s);
+        if (vk && run(vk, c, s, in, keys, 2, v)) {
+          int worst = 0, ok = 1;
+          double frac = 0;
+          for (int i = 0; i < 2; i++) {
+            int m;
+            double f;
+            ok &= executors_agree(c, &a[i], &v[i], &m, &f);
+            worst = m > worst ? m : worst;
+            frac = f > frac ? f : frac;
+          }
+          CHECK(ok, "%s %s s%d: Vulkan vs CPU max diff %d, %.3f%% differ", tn, name, s, worst, 100 * frac);
+          free_all(v, 2);
+        }
+        free_all(a, 2);
+        free_all(b, 2);
+      }
+    CHECK(cpu && fv_corruptor_take_note(cpu) == NULL, "%s: no size note at %dx%d", fv_corrupt_table_name(tables[t]), S,
+          S);
+    fv_corruptor_close(cpu);
+    fv_corruptor_close(vk);
+    free_all(in, 2);
+  }
+}
+
+/* Pixelate against Pillow itself (tools/make_corrupt_fixtures.py): every table and severity,
+ * bit for bit. */
+static void test_pixelate_pillow(fv_device *dev) {
+  fv_image src = {0};
+  fv_error err;
+  if (fv_image_load("tests/fixtures/corrupt/pixelate_input.png", 3, &src, &err)) {
+    CHECK(0, "pixelate fixture: %s", err.msg);
+    return;
+  }
+  const fv_corrupt_table tables[3] = {FV_TABLE_IMAGENET, FV_TABLE_CIFAR10, FV_TABLE_TINY};
+  uint32_t key = 1;
+  for (int e = 0; e < (dev ? 2 : 1); e++)
+    for (int t = 0; t < 3; t++) {
+      fv_corrupt_options o = {.table = tables[t], .batch = 1};
+      fv_corruptor *cr = NULL;
+      if (fv_corruptor_open(e ? dev : NULL, &o, &cr, &err)) continue;
+      for (int s = 1; s <= 5; s++) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/fixtures/corrupt/pixelate_%s_s%d.png", fv_corrupt_table_name(tables[t]), s);
+        fv_image want = {0}, got = {0};
+        CHECK(fv_image_load(path, 3, &want, &err) == 0, "%s: %s", path, err.msg);
+        if (want.pixels && run(cr, FV_PIXELATE, s, &src, &key, 1, &got)) {
+          int m;
+          double f;
+          compare(&got, &want, &m, &f);
+          CHECK(m == 0, "pixelate %s s%d on %s vs Pillow: max diff %d, %.2f%% differ", fv_corrupt_table_name(tables[t]),
+                s, e ? "Vulkan" : "the CPU executor", m, 100 * f);
+        }
+        fv_image_free(&want);
+        fv_image_free(&got);
+      }
+      fv_corruptor_close(cr);
+    }
+  fv_image_free(&src);
+}
+
 int main(void) {
   g_quick = getenv("FOVEA_TEST_QUICK") != NULL;
   test_properties();
@@ -580,6 +689,8 @@ int main(void) {
     dev = NULL;
   }
   test_independent(dev);
+  test_pixelate_pillow(dev);
+  test_tables(dev);
   if (dev) {
     test_vulkan(dev);
     CHECK(fv_device_validation_errors(dev) == 0, "no validation messages (%d)", fv_device_validation_errors(dev));

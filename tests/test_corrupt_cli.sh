@@ -65,6 +65,14 @@ expect "the .jpg is a JPEG" test "$(od -An -tx1 -N2 "$tmp/j/brightness/1/photo.j
 expect "--json summary" grep -q '"outputs": 1, "images": 1' "$tmp/j.json"
 expect "manifest says jpeg85" grep -q '"format": "jpeg85"' "$tmp/j/manifest.json"
 
+# ---- --imagenet-preprocess: Resize 256 + CenterCrop 224 first -----------------------------------
+"$fovea" corrupt --corruption contrast --severity 1 --imagenet-preprocess --device cpu --out "$tmp/pre" "$in/photo.png" \
+  >/dev/null 2>"$tmp/pre.err"
+expect "--imagenet-preprocess succeeds ($(tail -1 "$tmp/pre.err"))" test $? = 0
+expect "--imagenet-preprocess gives 224x224" test "$(od -An -tu1 -j16 -N8 "$tmp/pre/contrast/1/photo.png" | tr -s ' ')" = " 0 0 0 224 0 0 0 224"
+expect "no size note at 224" bash -c "! grep -q 'note: images are' '$tmp/pre.err'"
+expect "a size note otherwise" grep -q "note: images are" "$tmp/stderr"
+
 # ---- bench ------------------------------------------------------------------------------------------
 "$fovea" corrupt --bench --corruption brightness,zoom_blur --severity 1-2 --device cpu "$in/photo.png" >"$tmp/bench" 2>&1
 expect "bench succeeds" test $? = 0
