@@ -1,14 +1,15 @@
 /* test_video.c: video/video_io.c against clips made here with FFmpeg's libraries directly, and a
  * small clip tool for the CLI test and the benchmark.
  *
- * Debian's ffmpeg command is not needed: `test_video make` writes Fashion-MNIST frames (known
- * labels) with irregular timestamps and an optional PCM audio track through libavformat and
- * libavcodec, and `test_video probe` lists a file's frames (pts, pixel hash) and audio packets by
- * decoding it with the libraries, independently of video_io.c. Without arguments the program
- * runs the library tests: frames and timestamps read back exactly, a lossless FFV1 round trip is
- * bit-exact with audio copied unchanged, H.264 .mp4, VP9 .webm and PNG sequences keep the
- * timestamps, a truncated file yields counted decode errors and never a failure, and bad outputs
- * fail with one message and leave nothing behind.
+ * Debian's ffmpeg command is not needed: `test_video make` writes the 20 Fashion-MNIST samples in
+ * assets/samples (labels in their names) as frames with irregular timestamps and an optional PCM
+ * audio track through libavformat and libavcodec, and `test_video probe` lists a file's frames
+ * (pts, pixel hash) and audio packets by decoding it with the libraries, independently of
+ * video_io.c. Without arguments the program runs the library tests: frames and timestamps read
+ * back exactly, a lossless FFV1 round trip is bit-exact with audio copied unchanged, H.264 .mp4,
+ * VP9 .webm and PNG sequences keep the timestamps, truncated, damaged and garbled files yield
+ * counted decode errors and never a failure, and bad outputs fail with one message and leave
+ * nothing behind.
  *
  * Encoders used: ffv1, libx264, libvpx-vp9, png, pcm_s16le; all are in Debian 12's libavcodec59. */
 #include <dirent.h>
@@ -25,9 +26,57 @@
 
 #include "check.h"
 #include "video/video_io.h"
-#include "vision/dataset.h"
 
-#define FMNIST "/usr/share/datasets/fashion-mnist"
+/* The 20 Fashion-MNIST test images bundled in the repository (labels in their names), so the
+ * tests need no data package. */
+#define SAMPLES FOVEA_DATA_DIR "/samples"
+
+static const char *const class_keys[10] = {"t-shirt-top", "trouser", "pullover", "dress", "coat",
+                                           "sandal",      "shirt",   "sneaker",  "bag",   "ankle-boot"};
+
+typedef struct samples {
+  fv_image images[64];
+  int labels[64];
+  int n;
+} samples;
+
+static void samples_free(samples *s) {
+  for (int i = 0; i < s->n; i++) fv_image_free(&s->images[i]);
+  s->n = 0;
+}
+
+/* assets/samples/fmnist-NNNN-LABEL.png, sorted by name. */
+static fv_status samples_load(samples *s, fv_error *err) {
+  memset(s, 0, sizeof *s);
+  char **files;
+  int count;
+  if (fv_list_images(SAMPLES, &files, &count, err)) return FV_ERR;
+  fv_status st = FV_OK;
+  for (int i = 0; i < count && !st && s->n < 64; i++) {
+    const char *base = strrchr(files[i], '/');
+    base = base ? base + 1 : files[i];
+    if (strncmp(base, "fmnist-", 7) != 0 || strlen(base) < 17) continue;
+    int label = -1;
+    for (int k = 0; k < 10; k++)
+      if (strncmp(base + 12, class_keys[k], strlen(class_keys[k])) == 0 && base[12 + strlen(class_keys[k])] == '.')
+        label = k;
+    if (label < 0) {
+      st = fv_fail(err, "%s: no Fashion-MNIST class in the name", files[i]);
+      break;
+    }
+    if ((st = fv_image_load(files[i], 1, &s->images[s->n], err))) break;
+    if (s->images[s->n].width != 28 || s->images[s->n].height != 28) {
+      fv_image_free(&s->images[s->n]);
+      st = fv_fail(err, "%s: not 28x28", files[i]);
+      break;
+    }
+    s->labels[s->n++] = label;
+  }
+  fv_image_list_free(files, count);
+  if (!st && s->n < 20) st = fv_fail(err, "%s: %d Fashion-MNIST samples, need 20", SAMPLES, s->n);
+  if (st) samples_free(s);
+  return st;
+}
 
 /* Irregular frame times in milliseconds: steps of 15..108 ms, none repeating in a simple pattern. */
 static int64_t pts_ms(int i) {
@@ -41,25 +90,22 @@ static uint64_t fnv(const uint8_t *p, size_t n, uint64_t h) {
   return h;
 }
 
-/* Frame i of a clip of size w x h: Fashion-MNIST test item i at 28x28, else a grid of items
- * i, i+1, ... tiled over the frame. */
-static fv_status clip_frame(fv_dataset *ds, int i, int w, int h, fv_image *out, int *label, fv_error *err) {
+/* Frame i of a clip of size w x h: sample i at 28x28, else a grid of samples i, i+1, ... tiled
+ * over the frame. */
+static fv_status clip_frame(const samples *ds, int i, int w, int h, fv_image *out, int *label, fv_error *err) {
   out->width = w;
   out->height = h;
   out->channels = 1;
   out->pixels = calloc((size_t)w * h, 1);
   if (!out->pixels) return fv_fail(err, "out of memory");
-  int n = fv_dataset_count(ds), cols = (w + 27) / 28;
+  int n = ds->n, cols = (w + 27) / 28;
   for (int ty = 0; ty * 28 < h; ty++)
     for (int tx = 0; tx < cols; tx++) {
-      fv_image item = {0};
-      int item_label;
-      if (fv_dataset_get(ds, (i + ty * cols + tx) % n, &item, &item_label, err)) return FV_ERR;
-      if (tx == 0 && ty == 0) *label = item_label;
+      int k = (i + ty * cols + tx) % n;
+      if (tx == 0 && ty == 0) *label = ds->labels[k];
       for (int y = 0; y < 28 && ty * 28 + y < h; y++)
         for (int x = 0; x < 28 && tx * 28 + x < w; x++)
-          out->pixels[(size_t)(ty * 28 + y) * w + tx * 28 + x] = item.pixels[y * 28 + x];
-      fv_image_free(&item);
+          out->pixels[(size_t)(ty * 28 + y) * w + tx * 28 + x] = ds->images[k].pixels[y * 28 + x];
     }
   return FV_OK;
 }
@@ -86,9 +132,12 @@ static fv_status encode_and_write(AVFormatContext *fmt, AVCodecContext *enc, AVS
 
 /* Writes a clip with libavformat/libavcodec directly (not through video_io.c). */
 static fv_status make_clip(const char *path, const clip_spec *s, fv_error *err) {
-  fv_dataset_options dopt = {.channels = 1, .num_classes = 10};
-  fv_dataset *ds = NULL;
-  if (fv_dataset_open(FMNIST, "test", &dopt, &ds, err)) return FV_ERR;
+  samples *ds = malloc(sizeof *ds);
+  if (!ds) return fv_fail(err, "out of memory");
+  if (samples_load(ds, err)) {
+    free(ds);
+    return FV_ERR;
+  }
   AVFormatContext *fmt = NULL;
   AVCodecContext *enc = NULL, *aenc = NULL;
   AVFrame *f = av_frame_alloc(), *af = av_frame_alloc();
@@ -208,7 +257,8 @@ done:
     if (fmt->pb) avio_closep(&fmt->pb);
     avformat_free_context(fmt);
   }
-  fv_dataset_close(ds);
+  samples_free(ds);
+  free(ds);
   return st;
 }
 

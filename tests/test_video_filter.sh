@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# test_video_filter.sh: `fovea filter` end to end on clips made here from Fashion-MNIST test images
-# (known labels) with irregular timestamps and a PCM audio track, by tests/test_video's `make`
-# (FFmpeg's libraries; the ffmpeg command is not needed). Files are read back with `test_video
-# probe`, which decodes with the libraries independently of video/. Checks: per-frame labels equal
-# `fovea classify` on the same pixels (and mostly the true labels), --select keeps exactly the right
-# frames with their timestamps and pixels, --every, --min-prob, timestamps survive in .mkv, .mp4,
-# .webm and PNG sequences, the lossless round trip is bit-exact with audio copied, --corrupt is
-# deterministic per seed, one run on Vulkan agrees with the CPU executor, damaged and truncated
-# inputs are handled, and bad input fails with one message and leaves no file behind.
+# test_video_filter.sh: `fovea filter` end to end on clips made here from the 20 Fashion-MNIST test
+# images in assets/samples (known labels) with irregular timestamps and a PCM audio track, by
+# tests/test_video's `make` (FFmpeg's libraries; the ffmpeg command is not needed). Files are read
+# back with `test_video probe`, which decodes with the libraries independently of video/. Checks:
+# per-frame labels equal `fovea classify` on the same pixels (and mostly the true labels), --select
+# keeps exactly the right frames with their timestamps and pixels, --every, --min-prob, timestamps
+# survive in .mkv, .mp4, .webm and PNG sequences, the lossless round trip is bit-exact with audio
+# copied, --corrupt is deterministic per seed, one run on Vulkan agrees with the CPU executor,
+# damaged and truncated inputs are handled, and bad input fails with one message and leaves no
+# file behind.
 set -u
 source "$(dirname "$0")/cli_lib.sh"
 tool=$(dirname "$fovea")/tests/test_video

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # filter_bench.sh: `fovea filter` throughput, decode -> classify -> encode, on a 640x480 H.264 clip of
-# Fashion-MNIST tiles made by tests/test_video (FRAMES frames, default 100), classified by the bundled
-# model and written as H.264 .mp4, on the CPU executor and on Vulkan device 0 (lavapipe on a machine
-# without a GPU). Prints frames per second, each stage's busy time and share (stages run at once on
-# three threads, so busy times overlap and add up to more than the wall time; on a loaded machine they
-# include time spent waiting for a core), and the peak resident memory. With LONG=1 it also runs a
-# clip 5x longer on the CPU executor: the peak memory should stay about the same (bounded queues).
+# Fashion-MNIST tiles (assets/samples) made by tests/test_video (FRAMES frames, default 100),
+# classified by the bundled model and written as H.264 .mp4, on the CPU executor and on Vulkan device
+# 0 (lavapipe on a machine without a GPU). Prints frames per second, each stage's busy time and share
+# (stages run at once on three threads, so busy times overlap and add up to more than the wall time;
+# on a loaded machine they include time spent waiting for a core), and the peak resident memory.
+# With LONG=1 it also runs a clip 5x longer on the CPU executor: the peak memory should stay about
+# the same (bounded queues).
 # Usage: tests/bench/filter_bench.sh   (needs a build in $BUILD, default build/)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
