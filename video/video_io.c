@@ -53,6 +53,7 @@ struct fv_video_reader {
   int draining, ended, end_checked;
   long next_index;
   double last_time, max_step; /* of decoded frames, for the early-end check */
+  double announced_end;       /* seconds: where the header says the video ends; 0 = unknown */
   fv_video_info info;
 };
 
@@ -136,11 +137,15 @@ fv_status fv_video_reader_open(const char *path, int channels, int copy_audio, f
   in->tb_den = st->time_base.den;
   in->codec = codec->name;
   in->pix_fmt = r->dec->pix_fmt != AV_PIX_FMT_NONE ? av_get_pix_fmt_name(r->dec->pix_fmt) : "unknown";
-  if (st->duration > 0 && st->duration != AV_NOPTS_VALUE)
-    in->duration = (double)st->duration * av_q2d(st->time_base);
-  else if (r->fmt->duration > 0)
-    in->duration = (double)r->fmt->duration / AV_TIME_BASE;
   in->start_time = r->fmt->start_time != AV_NOPTS_VALUE ? (double)r->fmt->start_time / AV_TIME_BASE : 0;
+  if (st->duration > 0 && st->duration != AV_NOPTS_VALUE) { /* the video stream's own (mp4, avi) */
+    in->duration = (double)st->duration * av_q2d(st->time_base);
+    double start = st->start_time != AV_NOPTS_VALUE ? (double)st->start_time * av_q2d(st->time_base) : 0;
+    r->announced_end = start + in->duration;
+  } else if (r->fmt->duration > 0) { /* the container's, all streams (mkv) */
+    in->duration = (double)r->fmt->duration / AV_TIME_BASE;
+    r->announced_end = in->start_time + in->duration;
+  }
   in->frames_estimate = st->nb_frames > 0 ? (long)st->nb_frames : 0;
   if (in->frames_estimate == 0 && in->duration > 0) {
     AVRational fr = av_guess_frame_rate(r->fmt, st, NULL);
@@ -238,9 +243,8 @@ static int early_end(fv_video_reader *r, fv_video_unit *u) {
   /* (set_error may end the reader itself; end_checked then stops a second message.) */
   if (r->end_checked) return 0;
   r->end_checked = 1;
-  double start = r->fmt->start_time != AV_NOPTS_VALUE ? (double)r->fmt->start_time / AV_TIME_BASE : 0;
-  double end = start + r->info.duration;
-  if (r->info.duration <= 0 || r->next_index == 0 || r->last_time + 2 * r->max_step + 0.25 >= end) return 0;
+  double end = r->announced_end;
+  if (end <= 0 || r->next_index == 0 || r->last_time + 2 * r->max_step + 0.25 >= end) return 0;
   set_error(u, r, "the video ends at %.3f s but the file announces %.3f s: truncated or damaged, later frames are lost",
             r->last_time, end);
   return 1;
@@ -258,6 +262,12 @@ fv_status fv_video_read(fv_video_reader *r, fv_video_unit *u, fv_error *err) {
       AVFrame *f = r->frame;
       if ((f->flags & AV_FRAME_FLAG_CORRUPT) || f->decode_error_flags) {
         set_error(u, r, "the decoder marked the frame as damaged (pts %lld)", (long long)f->best_effort_timestamp);
+        av_frame_unref(f);
+        return FV_OK;
+      }
+      if (f->width <= 0 || f->height <= 0 || f->width > FV_IMAGE_MAX_DIM || f->height > FV_IMAGE_MAX_DIM ||
+          (long)f->width * f->height > FV_IMAGE_MAX_PIXELS) {
+        set_error(u, r, "frame size %dx%d outside 1..%d", f->width, f->height, FV_IMAGE_MAX_DIM);
         av_frame_unref(f);
         return FV_OK;
       }
@@ -303,7 +313,8 @@ fv_status fv_video_read(fv_video_reader *r, fv_video_unit *u, fv_error *err) {
       r->draining = 1;
       avcodec_send_packet(r->dec, NULL);
       if (ret != AVERROR_EOF) {
-        set_error(u, r, "reading stopped at byte %lld: %s", (long long)avio_tell(r->fmt->pb), AVERR(ret));
+        set_error(u, r, "reading stopped at byte %lld: %s", r->fmt->pb ? (long long)avio_tell(r->fmt->pb) : -1LL,
+                  AVERR(ret));
         return FV_OK;
       }
       continue;
