@@ -135,51 +135,167 @@ static int reflect101(int i, int n) {
   return i;
 }
 
-/* Spec 3.2: the aliased disk, blurred by cv2.GaussianBlur (reflect-101 at the kernel's own
- * border, not renormalised), as taps (dy, dx, w) without the (numerically) zero weights.
- * Returns the count. */
-static int defocus_taps(double radius, double alias, float *taps) {
-  int half = radius <= 8 ? 8 : (int)radius, ksize = radius <= 8 ? 3 : 5;
-  int n = 2 * half + 1;
+/* Spec 3.2's kernel K (the aliased disk D, blurred by cv2.GaussianBlur with reflect-101 at the
+ * kernel's own border, not renormalised) is applied as G * (D * x) + E * x, which is the same
+ * correlation (D and the Gaussian G are symmetric, so reflect-101 image borders commute with
+ * them) at a fraction of the taps:
+ *   D * x   = sum over rows dy of the disk of a row box [-a(dy), a(dy)], shifted by dy: row
+ *             boxes are built incrementally (each wider one = the previous + its outer taps),
+ *             then one column stencil per box width;
+ *   G       = OpenCV's separable k x k Gaussian (a row and a column stencil);
+ *   E       = K - G (x) D, the kernel-border effects: where the disk touches the grid's edge
+ *             (radius 8 in 17 x 17, radius 10 in 21 x 21) GaussianBlur reflects instead of
+ *             spreading outward; elsewhere E is zero up to rounding (weights below 1e-9, which
+ *             move an fp32 sum of 0..255 values by less than its rounding, are dropped).
+ * 429 taps become 87 at radius 10. Everything is computed in double and stored as float (the
+ * reference keeps the disk in float32). */
+typedef struct defocus_kernel {
+  int half, ksize, n;         /* grid -half..half (n = 2 half + 1); Gaussian size */
+  double radius, total, g[5]; /* disk pixel count (D = indicator / total), 1-D Gaussian */
+} defocus_kernel;
+
+static int in_disk(const defocus_kernel *d, int dy, int dx) {
+  return (double)dx * dx + (double)dy * dy <= d->radius * d->radius;
+}
+
+static void defocus_setup(double radius, double alias, defocus_kernel *d) {
+  d->radius = radius;
+  d->half = radius <= 8 ? 8 : (int)radius;
+  d->ksize = radius <= 8 ? 3 : 5;
+  d->n = 2 * d->half + 1;
+  d->total = 0;
+  for (int i = -d->half; i <= d->half; i++)
+    for (int j = -d->half; j <= d->half; j++) d->total += in_disk(d, i, j);
+  cv_gaussian_kernel(d->ksize, alias, d->g);
+}
+
+/* E = K - G (x) D over the grid widened by the Gaussian's reach, as taps; returns the count. */
+static int defocus_correction(const defocus_kernel *d, float *taps) {
+  const int n = d->n, half = d->half, r = d->ksize / 2, m = n + 2 * r;
   double *disk = calloc((size_t)n * n, sizeof *disk), *tmp = calloc((size_t)n * n, sizeof *tmp);
-  double k[5];
+  double *K = calloc((size_t)m * m, sizeof *K), *P = calloc((size_t)m * m, sizeof *P),
+         *Q = calloc((size_t)m * m, sizeof *Q);
   int count = 0;
-  if (!disk || !tmp) goto done;
-  double total = 0.0;
+  if (!disk || !tmp || !K || !P || !Q) goto done;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) disk[i * n + j] = in_disk(d, i - half, j - half) / d->total;
+  /* K on the grid: GaussianBlur with reflect-101 at the grid's border, along x then y. */
   for (int i = 0; i < n; i++)
     for (int j = 0; j < n; j++) {
-      double y = i - half, x = j - half;
-      disk[i * n + j] = x * x + y * y <= radius * radius ? 1.0 : 0.0;
-      total += disk[i * n + j];
+      double acc = 0.0;
+      for (int t = -r; t <= r; t++) acc += d->g[t + r] * disk[i * n + reflect101(j + t, n)];
+      tmp[i * n + j] = acc;
     }
-  for (int i = 0; i < n * n; i++) disk[i] /= total;
-  cv_gaussian_kernel(ksize, alias, k);
-  int r = ksize / 2;
-  for (int i = 0; i < n; i++) /* along x */
+  for (int i = 0; i < n; i++)
     for (int j = 0; j < n; j++) {
-      double s = 0.0;
-      for (int t = -r; t <= r; t++) s += k[t + r] * disk[i * n + reflect101(j + t, n)];
-      tmp[i * n + j] = s;
+      double acc = 0.0;
+      for (int t = -r; t <= r; t++) acc += d->g[t + r] * tmp[reflect101(i + t, n) * n + j];
+      K[(i + r) * m + (j + r)] = acc;
     }
-  for (int i = 0; i < n; i++) /* along y */
-    for (int j = 0; j < n; j++) {
-      double s = 0.0;
-      for (int t = -r; t <= r; t++) s += k[t + r] * tmp[reflect101(i + t, n) * n + j];
-      /* The reference keeps the disk in float32 (disk(dtype=np.float32)). Weights below 1e-9
-       * (the Gaussian's exp(-50) tails at alias sigma 0.1) move an fp32 sum of 0..255 values by
-       * less than its rounding, so they are dropped: half the taps of severity 1. */
-      float w = (float)s;
-      if (fabsf(w) >= 1e-9f) {
-        taps[3 * count] = (float)(i - half);
-        taps[3 * count + 1] = (float)(j - half);
-        taps[3 * count + 2] = w;
+  /* G (x) D with zero padding, on the widened grid. */
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < m; j++) {
+      double acc = 0.0;
+      for (int t = -r; t <= r; t++) {
+        int jj = j - r + t;
+        if (jj >= 0 && jj < n && i - r >= 0 && i - r < n) acc += d->g[t + r] * disk[(i - r) * n + jj];
+      }
+      Q[i * m + j] = acc;
+    }
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < m; j++) {
+      double acc = 0.0;
+      for (int t = -r; t <= r; t++) {
+        int ii = i + t;
+        if (ii >= 0 && ii < m) acc += d->g[t + r] * Q[ii * m + j];
+      }
+      P[i * m + j] = acc;
+    }
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < m; j++) {
+      double e = K[i * m + j] - P[i * m + j];
+      if (fabs(e) >= 1e-9) {
+        taps[3 * count] = (float)(i - r - half);
+        taps[3 * count + 1] = (float)(j - r - half);
+        taps[3 * count + 2] = (float)e;
         count++;
       }
     }
 done:
   free(disk);
   free(tmp);
+  free(K);
+  free(P);
+  free(Q);
   return count;
+}
+
+static int add_images(fv_graph *g, int a, int b) { return a < 0 ? b : fv_add(g, a, b, -1, 1.0f, 1.0f); }
+
+static int defocus_graph(fv_graph *g, int x, double radius, double alias) {
+  defocus_kernel d;
+  defocus_setup(radius, alias, &d);
+  const int half = d.half, n = d.n;
+  /* a(dy): the disk's half-width on row dy, -1 where the row is empty. */
+  int a_of[2 * 41 + 1], widths[41 + 1], n_widths = 0;
+  if (n > 83) return -1;
+  for (int dy = -half; dy <= half; dy++) {
+    int a = -1;
+    while (a + 1 <= half && in_disk(&d, dy, a + 1)) a++;
+    a_of[dy + half] = a;
+    int seen = a < 0;
+    for (int k = 0; k < n_widths; k++) seen |= widths[k] == a;
+    if (!seen) widths[n_widths++] = a;
+  }
+  for (int i = 1; i < n_widths; i++) /* ascending */
+    for (int k = i; k > 0 && widths[k - 1] > widths[k]; k--) {
+      int t = widths[k];
+      widths[k] = widths[k - 1];
+      widths[k - 1] = t;
+    }
+  float taps[3 * 2 * 128];
+  const float w = (float)(1.0 / d.total);
+  int sum = -1, row = -1, prev = -1;
+  for (int k = 0; k < n_widths; k++) {
+    /* Row box of half-width widths[k] = the previous box + its new outer taps. */
+    int t = 0;
+    for (int dx = prev + 1; dx <= widths[k]; dx++) {
+      for (int sign = (dx == 0 ? 1 : -1); sign <= 1; sign += 2) {
+        taps[3 * t] = 0.0f;
+        taps[3 * t + 1] = (float)(sign * dx);
+        taps[3 * t + 2] = w;
+        t++;
+      }
+    }
+    int part = fv_stencil(g, x, weight_rows(g, "defocus.row", taps, t, 3), FV_BORDER_REFLECT101);
+    row = add_images(g, row, part);
+    prev = widths[k];
+    /* Every disk row of this half-width, shifted into place. */
+    t = 0;
+    for (int dy = -half; dy <= half; dy++)
+      if (a_of[dy + half] == widths[k]) {
+        taps[3 * t] = (float)dy;
+        taps[3 * t + 1] = 0.0f;
+        taps[3 * t + 2] = 1.0f;
+        t++;
+      }
+    sum = add_images(g, sum, fv_stencil(g, row, weight_rows(g, "defocus.col", taps, t, 3), FV_BORDER_REFLECT101));
+  }
+  /* OpenCV's Gaussian: rows then columns. */
+  int t = 0, r = d.ksize / 2;
+  for (int i = -r; i <= r; i++)
+    taps[3 * t] = 0.0f, taps[3 * t + 1] = (float)i, taps[3 * t + 2] = (float)d.g[i + r], t++;
+  int y = fv_stencil(g, sum, weight_rows(g, "defocus.gauss.x", taps, t, 3), FV_BORDER_REFLECT101);
+  t = 0;
+  for (int i = -r; i <= r; i++)
+    taps[3 * t] = (float)i, taps[3 * t + 1] = 0.0f, taps[3 * t + 2] = (float)d.g[i + r], t++;
+  y = fv_stencil(g, y, weight_rows(g, "defocus.gauss.y", taps, t, 3), FV_BORDER_REFLECT101);
+  float *e = malloc(sizeof(float) * 3 * (size_t)(n + 4) * (n + 4));
+  if (!e) return -1;
+  int ne = defocus_correction(&d, e);
+  if (ne > 0) y = add_images(g, y, fv_stencil(g, x, weight_rows(g, "defocus.edge", e, ne, 3), FV_BORDER_REFLECT101));
+  free(e);
+  return y;
 }
 
 /* Spec 3.4 (imagecorruptions' _motion_blur): the one-sided Gaussian along the ray at `degrees`,
@@ -313,14 +429,8 @@ static int build_body(build_ctx *bc, fv_graph *g, int x, int keys) {
     case FV_GAUSSIAN_BLUR:
       return pixel(g, gauss_blur(g, x, v[0], v[0], 4.0, FV_BORDER_NEAREST, 1.0), -1, -1, -1, FV_PIXEL_QUANTIZE, 1, 0, 0,
                    0, NULL);
-    case FV_DEFOCUS_BLUR: {
-      float *taps = malloc(sizeof(float) * 3 * 41 * 41);
-      if (!taps) return -1;
-      int n = defocus_taps(v[0], v[1], taps);
-      int y = fv_stencil(g, x, weight_rows(g, "defocus.disk", taps, n, 3), FV_BORDER_REFLECT101);
-      free(taps);
-      return pixel(g, y, -1, -1, -1, FV_PIXEL_QUANTIZE, 1, 0, 0, 0, NULL);
-    }
+    case FV_DEFOCUS_BLUR:
+      return pixel(g, defocus_graph(g, x, v[0], v[1]), -1, -1, -1, FV_PIXEL_QUANTIZE, 1, 0, 0, 0, NULL);
     case FV_MOTION_BLUR: {
       float taps[3 * 64];
       int radius = (int)v[0];
