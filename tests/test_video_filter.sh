@@ -48,6 +48,14 @@ expect "at least 16 of 20 frames get their true Fashion-MNIST label ($right)" te
 expect "lossless round trip: frames, timestamps, pixels and audio identical" cmp -s "$tmp/clip.probe" "$tmp/all.probe"
 expect "no temporary files left" test "$(leftovers)" = 0
 
+# The progress line with an ETA appears on a terminal only (script(1) provides one).
+if command -v script >/dev/null; then
+  "$tool" make "$tmp/long.mkv" 150 28 28 ffv1
+  script -qc "'$fovea' filter '$tmp/long.mkv' '$tmp/o/long.mkv' --device cpu --batch 2" /dev/null >"$tmp/tty" 2>&1
+  expect "progress with position, duration and ETA on a terminal" grep -q '/[0-9.]* s, [0-9]* frames, .* fps, ETA [0-9]*:[0-9][0-9]' "$tmp/tty"
+  expect "no progress line without a terminal" bash -c "! grep -q ETA '$tmp/err'"
+fi
+
 # ---- --select and --min-prob ------------------------------------------------------------------
 label_of() { sed -n "$(($1 + 1))p" "$tmp/all.jsonl" | sed 's/.*"top": \[{"index": [0-9]*, "label": "\([^"]*\)".*/\1/'; }
 a=$(label_of 0)
