@@ -4,10 +4,13 @@
  * A corruptor owns one device (NULL = the CPU executor) and builds, per (corruption, severity,
  * batch, height, width), an engine graph of image ops (engine/graph.h: FV_OP_STENCIL, SAMPLE,
  * WARP, PIXEL, RANDOM, REDUCE, PLASMA, RESAMPLE) that it records once and replays for every
- * batch of that shape. Host-side pieces that are sequential or image-independent run in C on
- * the CPU (spec 5): glass blur's copy chain (as an index map the GPU applies), spatter's water
- * mode (Canny, distance transform, equalizeHist), frost texture choice and crop, JPEG
- * (libjpeg-turbo: baseline, 4:2:0, ISLOW, quality from the table).
+ * batch of that shape (the four most recent stay recorded). Host-side pieces that are
+ * sequential or come from files run in C on the CPU (spec 5) and enter the graph as inputs:
+ * glass blur's copy chain (as a displacement map the GPU applies), spatter's water mode (Canny,
+ * distance transform, equalizeHist), frost texture choice and crop, the 32/64-px tables'
+ * elastic affine map; JPEG is a host round trip (libjpeg-turbo: baseline, 4:2:0, ISLOW, quality
+ * from the table). Motion blur and snow draw one angle per image and the engine's stencil takes
+ * one set of taps per graph, so they run one image per (small, rebuilt) graph.
  *
  * Randomness: counter-based Philox (engine/philox.h) keyed by (seed, image key), counter
  * (corruption, severity, stream, draw index): the same seed and key give the same draws on
@@ -67,7 +70,7 @@ typedef struct fv_corrupt_options {
   uint32_t seed;         /* --seed, default 0 */
   const char *frost_dir; /* NULL: procedural textures (spec 7) from frost_seed */
   uint32_t frost_seed;
-  int batch; /* images per graph run (lowered to fit the device) */
+  int batch; /* images per graph run (default 16; lowered so one image tensor stays <= 48 MiB) */
 } fv_corrupt_options;
 
 typedef struct fv_corruptor fv_corruptor;
@@ -75,10 +78,14 @@ typedef struct fv_corruptor fv_corruptor;
 fv_status fv_corruptor_open(fv_device *dev, const fv_corrupt_options *opt, fv_corruptor **out, fv_error *err);
 void fv_corruptor_close(fv_corruptor *c);
 
-/* Corrupts n images (all the same size and channel count) with corruption c at severity 1..5.
- * keys[i] is image i's identity (dataset index, or fv_corrupt_path_key of its file).
- * out[i] receives a new image of the same size and channels (free with fv_image_free).
- * Any n >= 1: batches are split internally. */
+/* Corrupts n images (all the same size and channel count, 1 or 3 channels) with corruption c
+ * at severity 1..5. keys[i] (required) is image i's identity (dataset index, or
+ * fv_corrupt_path_key of its file): with the seed it fixes every random draw, so the result
+ * of image i does not depend on n, on the batch or on the other images. out[i] receives a new
+ * image of the same size and channels (free with fv_image_free); on failure nothing is left
+ * allocated. Any n >= 1: batches are split internally (the last one padded, its padding
+ * discarded). Images of another size than the table's are corrupted with the table's
+ * parameters as they are; fv_corruptor_take_note says so once. */
 fv_status fv_corrupt_images(fv_corruptor *cr, int c, int severity, const fv_image *in, const uint32_t *keys, int n,
                             fv_image *out, fv_error *err);
 
