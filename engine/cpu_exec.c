@@ -26,6 +26,7 @@ typedef struct cpu_exec {
   uint32_t **u32; /* per node; U32 inputs (random keys) only */
   int *last_use;  /* index of the last node reading each node; count for outputs/inputs/weights */
   int *written;   /* per input: written at least once */
+  float *tap_z1;  /* FV_OP_TAP_SCALES scratch (conv1 output), sized for the largest such node */
 } cpu_exec;
 
 static const fv_node *node_at(const cpu_exec *cx, int i) { return &cx->base.graph->nodes[i]; }
@@ -51,6 +52,7 @@ static void cpu_free(fv_exec *ex) {
   free(cx->u32);
   free(cx->last_use);
   free(cx->written);
+  free(cx->tap_z1);
   free(cx);
 }
 
@@ -167,6 +169,14 @@ static void run_node(cpu_exec *cx, int i) {
     case FV_OP_PLASMA:
       fv_ref_plasma(cx->u32[s0], out, dim(n, 0), (int)dim(n, 1), n->p.plasma.decay, &n->p.plasma.rng);
       break;
+    case FV_OP_TAP_SCALES:
+      fv_ref_tap_scales(a, b, c, cx->buf[n->src[3]], cx->tap_z1, out, dim(n0, 0), dim(n0, 1), dim(n0, 2),
+                        n->p.tap.n_prefix, dim(n, 1), dim(n, 2), (int)dim(n, 3), n->p.tap.temperature);
+      break;
+    case FV_OP_TAP_MIX:
+      fv_ref_tap_mix(a, b, out, dim(n0, 0), dim(n0, 1), dim(n0, 2), n->p.tap.n_prefix, n->p.tap.grid_h, n->p.tap.grid_w,
+                     (int)last_dim(node_at(cx, s1)));
+      break;
     case FV_OP_INPUT:
     case FV_OP_WEIGHT:
     case FV_OP_COUNT: break;
@@ -255,6 +265,14 @@ fv_status fv_cpu_exec_new(const fv_graph *g, const fv_exec_options *opt, fv_exec
     goto fail;
   }
   for (int i = 0; i < count; i++) cx->last_use[i] = -1;
+  int64_t tap_z1 = 0; /* TAP_SCALES scratch: one [B, gh*gw, K] buffer shared by every such node */
+  for (int i = 0; i < count; i++)
+    if (g->nodes[i].op == FV_OP_TAP_SCALES && fv_node_numel(&g->nodes[i]) > tap_z1)
+      tap_z1 = fv_node_numel(&g->nodes[i]);
+  if (tap_z1 > 0 && !(cx->tap_z1 = alloc_floats(tap_z1))) {
+    fv_fail(err, "cpu executor: out of memory for TAP scratch (%lld floats)", (long long)tap_z1);
+    goto fail;
+  }
   for (int i = 0; i < count; i++)
     for (int k = 0; k < FV_MAX_SRC; k++)
       if (g->nodes[i].src[k] >= 0) cx->last_use[g->nodes[i].src[k]] = i;

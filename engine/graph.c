@@ -43,6 +43,8 @@ const char *fv_op_name(fv_op op) {
       [FV_OP_RANDOM] = "random",
       [FV_OP_REDUCE] = "reduce",
       [FV_OP_PLASMA] = "plasma",
+      [FV_OP_TAP_SCALES] = "tap_scales",
+      [FV_OP_TAP_MIX] = "tap_mix",
   };
   return op >= 0 && op < FV_OP_COUNT && names[op] ? names[op] : "?";
 }
@@ -548,5 +550,73 @@ int fv_plasma(fv_graph *g, int keys, int size, float decay, const fv_rng_params 
   if (i < 0) return -1;
   g->nodes[i].p.plasma.decay = decay;
   g->nodes[i].p.plasma.rng = *rng;
+  return i;
+}
+
+/* ---- token-aware average pooling -------------------------------------------------------------- */
+
+/* Tokens [B, n_prefix + gh*gw, C]. */
+static int check_tap_tokens(fv_graph *g, const char *op, int x, int n_prefix, int64_t gh, int64_t gw) {
+  if (!check_src(g, op, x, 0)) return 0;
+  const fv_node *X = node(g, x);
+  if (n_prefix < 0 || gh < 1 || gw < 1 || X->ndim != 3 || X->shape[1] != n_prefix + gh * gw) {
+    fail(g, "graph: %s tokens %s must be [B, %d + %lldx%lld, C] (prefix tokens, then the patch grid), got %d dims%s",
+         op, X->name, n_prefix, (long long)gh, (long long)gw, X->ndim,
+         X->ndim == 3 ? " with a different token count" : "");
+    return 0;
+  }
+  return 1;
+}
+
+static int check_matrix(fv_graph *g, const char *op, const char *role, int m, int64_t rows, int64_t cols) {
+  if (!check_src(g, op, m, 0)) return 0;
+  const fv_node *M = node(g, m);
+  if (M->ndim != 2 || M->shape[0] != rows || M->shape[1] != cols) {
+    fail(g, "graph: %s %s %s must be [%lld, %lld]", op, role, M->name, (long long)rows, (long long)cols);
+    return 0;
+  }
+  return 1;
+}
+
+int fv_tap_scales(fv_graph *g, int x, int w1, int b1, int w2, int n_prefix, int grid_h, int grid_w, float temperature) {
+  if (!check_tap_tokens(g, "tap_scales", x, n_prefix, grid_h, grid_w) || !check_src(g, "tap_scales", w1, 0) ||
+      !check_src(g, "tap_scales", b1, 1))
+    return -1;
+  const int64_t C = last_dim(g, x), K = node(g, w1)->shape[0];
+  if (K < 1 || K > FV_TAP_MAX_SCALES)
+    return fail(g, "graph: tap_scales conv1 %s has %lld output channels, expected 1..%d scales", node(g, w1)->name,
+                (long long)K, FV_TAP_MAX_SCALES);
+  if (!check_matrix(g, "tap_scales", "conv1", w1, K, C * 9) || !check_vector(g, "tap_scales", b1, K) ||
+      !check_matrix(g, "tap_scales", "conv2", w2, K, K * 9))
+    return -1;
+  if (!(temperature > 0.0f) || !isfinite(temperature))
+    return fail(g, "graph: tap_scales temperature %g must be positive and finite", (double)temperature);
+  int64_t shape[4] = {node(g, x)->shape[0], grid_h, grid_w, K};
+  int i = push(g, FV_OP_TAP_SCALES, 4, shape, x, w1, b1);
+  if (i < 0) return -1;
+  fv_node *n = &g->nodes[i];
+  n->src[3] = w2;
+  n->p.tap.n_prefix = n_prefix;
+  n->p.tap.grid_h = grid_h;
+  n->p.tap.grid_w = grid_w;
+  n->p.tap.temperature = temperature;
+  return i;
+}
+
+int fv_tap_mix(fv_graph *g, int x, int scales, int n_prefix) {
+  if (!check_src(g, "tap_mix", scales, 0)) return -1;
+  const fv_node *S = node(g, scales);
+  if (S->ndim != 4 || S->shape[3] < 1 || S->shape[3] > FV_TAP_MAX_SCALES)
+    return fail(g, "graph: tap_mix scales %s must be [B, grid_h, grid_w, K] with K in 1..%d", S->name,
+                FV_TAP_MAX_SCALES);
+  const int64_t gh = S->shape[1], gw = S->shape[2];
+  if (!check_tap_tokens(g, "tap_mix", x, n_prefix, gh, gw)) return -1;
+  if (node(g, x)->shape[0] != S->shape[0])
+    return fail(g, "graph: tap_mix tokens %s and scales %s differ in batch size", node(g, x)->name, S->name);
+  int i = push(g, FV_OP_TAP_MIX, 3, node(g, x)->shape, x, scales, -1);
+  if (i < 0) return -1;
+  g->nodes[i].p.tap.n_prefix = n_prefix;
+  g->nodes[i].p.tap.grid_h = (int)gh;
+  g->nodes[i].p.tap.grid_w = (int)gw;
   return i;
 }

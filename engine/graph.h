@@ -101,6 +101,20 @@ typedef enum fv_op {
    * Noise amplitude of level l: 100 / decay^l (double, rounded to float); sums as numpy's
    * plasma_fractal orders them, in fp32; normalised as (P - min) / (max - min). N <= 32768. */
   FV_OP_PLASMA,
+  /* ---- Token-aware average pooling (shared/design/methods/tap_adl.md 3, 5). Tokens x [B, T, C]
+   * with T = P + gh*gw: P prefix tokens (class, distillation, registers), then the patch grid
+   * row-major (token P + h*gw + w). ---- */
+  /* Per-token scale weights: out [B, gh, gw, K] = softmax over k of Z2 / temperature, where
+   * Z1 = conv3x3(patch grid of src0, src1 [K, C*9]) + src2 [K] (src2 may be -1; BN folded into
+   * src1/src2 by the loader), Z2 = conv3x3(Z1, src3 [K, K*9]); both convs zero-pad the grid
+   * (conv2 pads Z1 with 0, not with the bias). Weight columns are PyTorch's c*9 + ky*3 + kx.
+   * Prefix tokens are not read. */
+  FV_OP_TAP_SCALES,
+  /* out [B, T, C]: prefix rows copied from src0; patch token (h, w), channel c =
+   * sum_k src1[b, h, w, k] * P_k(c) with P_0 = src0 at (h, w) and, for k >= 1, P_k = (1/9) *
+   * the sum of src0 at (h + k*a, w + k*e), a, e in {-1, 0, 1}, taps outside the grid reading 0
+   * (zero padding, divisor always 9). src1 = [B, gh, gw, K] (FV_OP_TAP_SCALES). */
+  FV_OP_TAP_MIX,
   FV_OP_COUNT
 } fv_op;
 
@@ -212,6 +226,10 @@ typedef struct fv_node {
       float decay;
       fv_rng_params rng;
     } plasma;
+    struct {
+      int n_prefix, grid_h, grid_w;
+      float temperature; /* FV_OP_TAP_SCALES only */
+    } tap;
   } p;
   /* WEIGHT only: host data of shape[], element type data_dtype; owned by the graph
    * when owns_data is set, otherwise it must outlive the graph (e.g. an mmap). */
@@ -262,6 +280,10 @@ int fv_random(fv_graph *g, int keys, int ndim, const int64_t *shape, fv_random_d
               const fv_rng_params *rng);
 int fv_reduce(fv_graph *g, int image, fv_reduce_kind kind);
 int fv_plasma(fv_graph *g, int keys, int size, float decay, const fv_rng_params *rng);
+/* TAP ops (see the enum above). x is [B, n_prefix + grid_h*grid_w, C]; K <= FV_TAP_MAX_SCALES. */
+#define FV_TAP_MAX_SCALES 16
+int fv_tap_scales(fv_graph *g, int x, int w1, int b1, int w2, int n_prefix, int grid_h, int grid_w, float temperature);
+int fv_tap_mix(fv_graph *g, int x, int scales, int n_prefix);
 void fv_mark_output(fv_graph *g, int node);
 void fv_set_name(fv_graph *g, int node, const char *name);
 

@@ -78,4 +78,14 @@ float fv_ref_plasma_wibble(float decay, int level);
 /* out [B, N, N] */
 void fv_ref_plasma(const uint32_t *keys, float *out, int64_t B, int N, float decay, const fv_rng_params *rng);
 
+/* ---- token-aware average pooling (ref_tap.c; semantics in graph.h) ------------------------- */
+
+/* x [B, T, C] with T = P + gh*gw; w1 [K, C*9] (+ b1 [K], may be NULL), w2 [K, K*9];
+ * z1 scratch [B, gh*gw, K]; out [B, gh, gw, K] */
+void fv_ref_tap_scales(const float *x, const float *w1, const float *b1, const float *w2, float *z1, float *out,
+                       int64_t B, int64_t T, int64_t C, int P, int64_t gh, int64_t gw, int K, float temperature);
+/* x [B, T, C], scales [B, gh, gw, K] -> out [B, T, C] */
+void fv_ref_tap_mix(const float *x, const float *scales, float *out, int64_t B, int64_t T, int64_t C, int P, int64_t gh,
+                    int64_t gw, int K);
+
 #endif
