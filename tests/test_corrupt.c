@@ -113,9 +113,9 @@ static void test_properties(void) {
   fv_image a[3] = {make_image(24, 20, 3, 0), make_image(24, 20, 3, 1), make_image(24, 20, 3, 2)};
   fv_image b = make_image(33, 31, 3, 3), g = make_image(28, 28, 1, 4);
   uint32_t keys[3] = {11, 22, 33};
-  fv_corruptor *cr = open_corruptor(NULL, 0, 2), *cr1 = open_corruptor(NULL, 1, 3);
-  CHECK(cr && cr1, "corruptors open");
-  if (!cr || !cr1) return;
+  fv_corruptor *cr = open_corruptor(NULL, 0, 2), *cr1 = open_corruptor(NULL, 1, 3), *cr_b1 = open_corruptor(NULL, 0, 1);
+  CHECK(cr && cr1 && cr_b1, "corruptors open");
+  if (!cr || !cr1 || !cr_b1) return;
   for (int c = 0; c < FV_CORRUPTION_COUNT; c++)
     for (int s = 1; s <= 5; s++) {
       if (severity_skipped(s)) continue;
@@ -129,8 +129,13 @@ static void test_properties(void) {
               i, o3[i].width, o3[i].height, o3[i].channels);
       run(cr, c, s, a, keys, 3, again);
       CHECK(same_image(&o3[0], &again[0]) && same_image(&o3[2], &again[2]), "%s s%d: same seed, same bytes", name, s);
-      run(cr, c, s, &a[2], &keys[2], 1, &single);
+      /* Batch independence: images 1 (slot 1 of the first batch of 2) and 2 (the padded second
+       * batch) through a batch-1 corruptor. */
+      run(cr_b1, c, s, &a[2], &keys[2], 1, &single);
       CHECK(single.pixels && same_image(&o3[2], &single), "%s s%d: image 2 alone = image 2 in a batch", name, s);
+      fv_image_free(&single);
+      run(cr_b1, c, s, &a[1], &keys[1], 1, &single);
+      CHECK(single.pixels && same_image(&o3[1], &single), "%s s%d: image 1 alone = image 1 in a batch", name, s);
       run(cr1, c, s, &a[0], &keys[0], 1, &other_seed);
       run(cr, c, s, &a[0], &keys[1], 1, &other_key);
       if (fv_corruption_is_random(c)) {
@@ -182,6 +187,7 @@ static void test_properties(void) {
   CHECK(fv_corruptor_take_note(cr) == NULL, "the note is given once");
   fv_corruptor_close(cr);
   fv_corruptor_close(cr1);
+  fv_corruptor_close(cr_b1);
   free_all(a, 3);
   fv_image_free(&b);
   fv_image_free(&g);

@@ -872,7 +872,8 @@ fv_status fv_corrupt_images(fv_corruptor *cr, int c, int severity, const fv_imag
   if (c < 0 || c >= FV_CORRUPTION_COUNT)
     return fv_fail(err, "corrupt: corruption %d is not in 0..%d", c, FV_CORRUPTION_COUNT - 1);
   if (severity < 1 || severity > 5) return fv_fail(err, "corrupt: severity %d is not in 1..5", severity);
-  if (n < 1) return fv_fail(err, "corrupt: %d images, expected at least 1", n);
+  if (n < 1 || !in || !keys || !out)
+    return fv_fail(err, "corrupt: %d images (inputs, keys and outputs all given), expected at least 1", n);
   const int H = in[0].height, W = in[0].width, C = in[0].channels;
   for (int i = 0; i < n; i++) {
     memset(&out[i], 0, sizeof out[i]);
@@ -897,6 +898,14 @@ fv_status fv_corrupt_images(fv_corruptor *cr, int c, int severity, const fv_imag
     size_t per_image = (size_t)H * W * 3 * sizeof(float);
     int batch = cr->opt.batch < n ? cr->opt.batch : n;
     while (batch > 1 && per_image * (size_t)batch > MAX_BATCH_BYTES) batch--;
+    /* A recorded graph with room for these images serves them (padded) rather than a new one
+     * being built: e.g. a data set's last, partial batch. */
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+      const plan *q = &cr->cache[i];
+      if (q->used && q->c == c && q->severity == severity && q->height == H && q->width == W && q->batch >= batch &&
+          q->batch <= cr->opt.batch)
+        batch = q->batch;
+    }
     for (int done = 0; done < n && !st;) {
       plan *p;
       int m = n - done < batch ? n - done : batch;
