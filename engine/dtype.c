@@ -11,6 +11,7 @@ size_t fv_dtype_size(fv_dtype t) {
     case FV_F16:
     case FV_BF16: return 2;
     case FV_U8: return 1;
+    case FV_I64: return 8;
   }
   return 0;
 }
@@ -22,6 +23,7 @@ const char *fv_dtype_name(fv_dtype t) {
     case FV_BF16: return "BF16";
     case FV_U8: return "U8";
     case FV_U32: return "U32";
+    case FV_I64: return "I64";
   }
   return "?";
 }
@@ -93,6 +95,12 @@ void fv_convert_to_f32(const void *src, fv_dtype src_type, float *dst, size_t n)
         uint32_t u;
         memcpy(&u, p + 4 * i, 4);
         dst[i] = (float)u;
+        break;
+      }
+      case FV_I64: {
+        int64_t v;
+        memcpy(&v, p + 8 * i, 8);
+        dst[i] = (float)v;
         break;
       }
     }

@@ -2,14 +2,16 @@
  *
  * Graph tensors are computed in fp32 or stored as fp16 (fp32 accumulation always);
  * safetensors may also hold BF16. U8 exists only for raw image inputs, U32 for per-image
- * random keys (graph inputs written and read as raw words, never converted). */
+ * random keys (graph inputs written and read as raw words, never converted). I64 exists only
+ * so safetensors files with integer bookkeeping tensors (BatchNorm's num_batches_tracked)
+ * open; no graph node is ever I64. */
 #ifndef FV_DTYPE_H
 #define FV_DTYPE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum fv_dtype { FV_F32 = 0, FV_F16, FV_BF16, FV_U8, FV_U32 } fv_dtype;
+typedef enum fv_dtype { FV_F32 = 0, FV_F16, FV_BF16, FV_U8, FV_U32, FV_I64 } fv_dtype;
 
 size_t fv_dtype_size(fv_dtype t);
 const char *fv_dtype_name(fv_dtype t);

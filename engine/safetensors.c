@@ -30,8 +30,8 @@
 /* Doubles hold every integer up to 2^53 exactly; no real offset or dimension is larger. */
 #define MAX_JSON_INT 9007199254740992.0
 
-static const char *known_unsupported[] = {"F64", "I64", "I32",  "I16",     "I8",      "U64", "U32",
-                                          "U16", "U8",  "BOOL", "F8_E4M3", "F8_E5M2", "C64", NULL};
+static const char *known_unsupported[] = {"F64", "I32",  "I16",     "I8",      "U64", "U32", "U16",
+                                          "U8",  "BOOL", "F8_E4M3", "F8_E5M2", "C64", NULL};
 
 static int parse_dtype(const char *s, fv_dtype *out) {
   if (strcmp(s, "F32") == 0)
@@ -40,6 +40,8 @@ static int parse_dtype(const char *s, fv_dtype *out) {
     *out = FV_F16;
   else if (strcmp(s, "BF16") == 0)
     *out = FV_BF16;
+  else if (strcmp(s, "I64") == 0)
+    *out = FV_I64; /* BatchNorm's num_batches_tracked: loaders read it (or not) but never compute with it */
   else
     return 0;
   return 1;
@@ -98,9 +100,9 @@ static fv_status parse_entry(const char *path, const cJSON *e, const uint8_t *da
                    fv_json_kind(dtype));
   if (!parse_dtype(dtype->valuestring, &t->dtype)) {
     if (is_known_dtype(dtype->valuestring))
-      return fv_fail(err, "%s: tensor \"%s\" has unsupported dtype %s, expected F32, F16 or BF16", path, name,
+      return fv_fail(err, "%s: tensor \"%s\" has unsupported dtype %s, expected F32, F16, BF16 or I64", path, name,
                      dtype->valuestring);
-    return fv_fail(err, "%s: tensor \"%s\" has unknown dtype \"%.64s\", expected F32, F16 or BF16", path, name,
+    return fv_fail(err, "%s: tensor \"%s\" has unknown dtype \"%.64s\", expected F32, F16, BF16 or I64", path, name,
                    dtype->valuestring);
   }
 

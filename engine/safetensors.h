@@ -1,7 +1,7 @@
 /* safetensors.h: read-only access to a .safetensors file through mmap.
  *
  * The header is validated completely before anything in it is trusted: header length
- * against the file size, JSON well-formedness, dtypes (F32, F16, BF16 only), shapes,
+ * against the file size, JSON well-formedness, dtypes (F32, F16, BF16, and I64 for integer bookkeeping tensors), shapes,
  * shape x dtype size = byte length, offsets inside the data area and not overlapping.
  * Tensor data are left in place (unaligned, in their stored dtype). */
 #ifndef FV_SAFETENSORS_H

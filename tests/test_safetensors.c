@@ -107,6 +107,25 @@ static void test_valid(void) {
   CHECK(fv_st_check_all_used(&st, &err) == FV_OK, "all used: %s", err.msg);
   fv_st_close(&st);
   fv_st_close(&st); /* closing twice is harmless */
+
+  /* I64, as PyTorch stores BatchNorm's num_batches_tracked: a scalar (shape []) of 8 bytes,
+   * at an unaligned offset. */
+  const int64_t tracked = 123456789012LL;
+  memcpy(data + 3, &tracked, 8);
+  path = write_st(
+      "{\"n\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[3,11]},"
+      "\"pad\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[11,13]}}",
+      data, 13);
+  CHECK(fv_st_open(path, &st, &err) == FV_OK, "I64 scalar: %s", err.msg);
+  fv_st_tensor *tn = fv_st_get(&st, "n");
+  CHECK(tn && tn->dtype == FV_I64 && tn->ndim == 0 && tn->bytes == 8, "I64 scalar: metadata");
+  if (tn) {
+    int64_t v;
+    memcpy(&v, tn->data, 8);
+    CHECK(v == tracked, "I64 scalar: value %lld", (long long)v);
+    CHECK(strcmp(fv_dtype_name(tn->dtype), "I64") == 0 && fv_dtype_size(tn->dtype) == 8, "I64 name and size");
+  }
+  fv_st_close(&st);
 }
 
 static void test_bad(void) {
@@ -153,8 +172,11 @@ static void test_bad(void) {
               write_st(hdr("\"a\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[0,8]}"), data, 8),
               "\"a\" 8 bytes F16 needs 6 bytes");
   expect_fail("unsupported dtype",
-              write_st(hdr("\"idx\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}"), data, 8),
-              "\"idx\" unsupported dtype I64 F32 F16 BF16");
+              write_st(hdr("\"idx\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[0,8]}"), data, 8),
+              "\"idx\" unsupported dtype I32 F32 F16 BF16 I64");
+  expect_fail("I64 byte length",
+              write_st(hdr("\"n\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,4]}"), data, 4),
+              "\"n\" 4 bytes I64 needs 8 bytes");
   expect_fail("unknown dtype", write_st(hdr("\"a\":{\"dtype\":\"Q4\",\"shape\":[1],\"data_offsets\":[0,1]}"), data, 1),
               "\"a\" unknown dtype Q4");
   expect_fail("dtype not a string", write_st(hdr("\"a\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,4]}"), data, 4),
