@@ -20,13 +20,14 @@
 #include "ref/ref.h"
 
 typedef struct cpu_exec {
-  fv_exec base;   /* must be first: the interface hands us fv_exec pointers */
-  float **buf;    /* per node; NULL while not live */
-  uint8_t **u8;   /* per node; U8 inputs only */
-  uint32_t **u32; /* per node; U32 inputs (random keys) only */
-  int *last_use;  /* index of the last node reading each node; count for outputs/inputs/weights */
-  int *written;   /* per input: written at least once */
-  float *tap_z1;  /* FV_OP_TAP_SCALES scratch (conv1 output), sized for the largest such node */
+  fv_exec base;       /* must be first: the interface hands us fv_exec pointers */
+  float **buf;        /* per node; NULL while not live */
+  uint8_t **u8;       /* per node; U8 inputs only */
+  uint32_t **u32;     /* per node; U32 inputs (random keys) only */
+  int *last_use;      /* index of the last node reading each node; count for outputs/inputs/weights */
+  int *written;       /* per input: written at least once */
+  float *tap_z1;      /* FV_OP_TAP_SCALES scratch (conv1 output), sized for the largest such node */
+  double *probe_rows; /* FV_OP_ATTENTION_PROBE scratch: 3 rows of the longest such node's tokens */
 } cpu_exec;
 
 static const fv_node *node_at(const cpu_exec *cx, int i) { return &cx->base.graph->nodes[i]; }
@@ -53,6 +54,7 @@ static void cpu_free(fv_exec *ex) {
   free(cx->last_use);
   free(cx->written);
   free(cx->tap_z1);
+  free(cx->probe_rows);
   free(cx);
 }
 
@@ -177,6 +179,25 @@ static void run_node(cpu_exec *cx, int i) {
       fv_ref_tap_mix(a, b, out, dim(n0, 0), dim(n0, 1), dim(n0, 2), n->p.tap.n_prefix, n->p.tap.grid_h, n->p.tap.grid_w,
                      (int)last_dim(node_at(cx, s1)));
       break;
+    case FV_OP_ATTENTION_PROBE: {
+      fv_ref_probe_args pa = {.qkv = a,
+                              .rows = b,
+                              .out = out,
+                              .scratch = cx->probe_rows,
+                              .B = dim(n0, 0),
+                              .T = dim(n0, 1),
+                              .H = n->p.probe.heads,
+                              .D = n->p.probe.head_dim,
+                              .n_prefix = n->p.probe.n_prefix,
+                              .grid_w = n->p.probe.grid_w,
+                              .query = n->p.probe.query,
+                              .topk = n->p.probe.topk,
+                              .mode = n->p.probe.mode,
+                              .scale = n->p.probe.scale,
+                              .threshold = n->p.probe.threshold};
+      fv_ref_attention_probe(&pa);
+      break;
+    }
     case FV_OP_INPUT:
     case FV_OP_WEIGHT:
     case FV_OP_COUNT: break;
@@ -276,6 +297,14 @@ fv_status fv_cpu_exec_new(const fv_graph *g, const fv_exec_options *opt, fv_exec
   for (int i = 0; i < count; i++)
     for (int k = 0; k < FV_MAX_SRC; k++)
       if (g->nodes[i].src[k] >= 0) cx->last_use[g->nodes[i].src[k]] = i;
+  int64_t probe_t = 0; /* ATTENTION_PROBE scratch: the longest token count of any such node */
+  for (int i = 0; i < count; i++)
+    if (g->nodes[i].op == FV_OP_ATTENTION_PROBE && g->nodes[g->nodes[i].src[0]].shape[1] > probe_t)
+      probe_t = g->nodes[g->nodes[i].src[0]].shape[1];
+  if (probe_t > 0 && !(cx->probe_rows = malloc((size_t)probe_t * 3 * sizeof *cx->probe_rows))) {
+    fv_fail(err, "cpu executor: out of memory for attention probe rows (%lld tokens)", (long long)probe_t);
+    goto fail;
+  }
 
   for (int i = 0; i < count; i++) {
     const fv_node *n = &g->nodes[i];

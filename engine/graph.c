@@ -43,6 +43,7 @@ const char *fv_op_name(fv_op op) {
       [FV_OP_RANDOM] = "random",
       [FV_OP_REDUCE] = "reduce",
       [FV_OP_PLASMA] = "plasma",
+      [FV_OP_ATTENTION_PROBE] = "attention_probe",
       [FV_OP_TAP_SCALES] = "tap_scales",
       [FV_OP_TAP_MIX] = "tap_mix",
   };
@@ -147,7 +148,7 @@ int fv_input(fv_graph *g, const char *name, fv_dtype dtype, int ndim, const int6
 
 int fv_weight(fv_graph *g, const char *name, int ndim, const int64_t *shape, const void *data, fv_dtype data_dtype,
               int copy) {
-  if (data_dtype == FV_U8 || data_dtype == FV_U32 || data_dtype == FV_I64)
+  if (data_dtype == FV_U8 || data_dtype == FV_U32)
     return fail(g, "graph: weight %s cannot be %s (weights are float data)", name ? name : "?",
                 fv_dtype_name(data_dtype));
   int i = push(g, FV_OP_WEIGHT, ndim, shape, -1, -1, -1);
@@ -618,5 +619,57 @@ int fv_tap_mix(fv_graph *g, int x, int scales, int n_prefix) {
   g->nodes[i].p.tap.n_prefix = n_prefix;
   g->nodes[i].p.tap.grid_h = (int)gh;
   g->nodes[i].p.tap.grid_w = (int)gw;
+  return i;
+}
+
+/* ---- attention probe -------------------------------------------------------------------- */
+
+int fv_attention_probe(fv_graph *g, int qkv, fv_probe_mode mode, int heads, int head_dim, float scale, int n_prefix,
+                       int grid_h, int grid_w, int query, int rows, float threshold) {
+  if (!check_src(g, "attention_probe", qkv, 0) || !check_src(g, "attention_probe", rows, 1)) return -1;
+  const fv_node *q = node(g, qkv);
+  if (heads < 1 || head_dim < 1 || head_dim > 128)
+    return fail(g, "graph: attention_probe needs heads >= 1 and head_dim in 1..128, got %d and %d", heads, head_dim);
+  if (q->ndim != 3 || q->shape[2] != 3LL * heads * head_dim)
+    return fail(g, "graph: attention_probe input %s must be [B, T, 3*H*D] with 3*H*D = %lld, got last dim %lld",
+                q->name, 3LL * heads * head_dim, (long long)q->shape[q->ndim - 1]);
+  const int64_t B = q->shape[0], T = q->shape[1];
+  if (n_prefix < 0 || grid_h < 1 || grid_w < 1 || (int64_t)n_prefix + (int64_t)grid_h * grid_w != T)
+    return fail(g, "graph: attention_probe tokens: %lld in %s, expected n_prefix %d + grid %dx%d", (long long)T,
+                q->name, n_prefix, grid_h, grid_w);
+  if (!(threshold >= 0.0f)) return fail(g, "graph: attention_probe threshold %g must be >= 0", (double)threshold);
+  if (mode == FV_PROBE_ROWS && (query < -1 || query >= T))
+    return fail(g, "graph: attention_probe query %d must be -1 (mean) or a token below %lld", query, (long long)T);
+  if (mode != FV_PROBE_STATS && rows >= 0) return fail(g, "graph: attention_probe rows are read in STATS mode only");
+  if (rows >= 0) {
+    const fv_node *r = node(g, rows);
+    if (r->ndim != 3 || r->shape[0] != B || r->shape[1] != heads || r->shape[2] != T)
+      return fail(g, "graph: attention_probe rows %s must be [%lld, %d, %lld]", r->name, (long long)B, heads,
+                  (long long)T);
+  }
+  int64_t shape[4];
+  int ndim;
+  if (mode == FV_PROBE_STATS) {
+    ndim = 4, shape[0] = B, shape[1] = heads, shape[2] = T, shape[3] = FV_PROBE_NSTATS;
+  } else if (mode == FV_PROBE_MEAN) {
+    ndim = 3, shape[0] = B, shape[1] = T, shape[2] = T;
+  } else if (mode == FV_PROBE_ROWS) {
+    ndim = 3, shape[0] = B, shape[1] = heads, shape[2] = T;
+  } else {
+    return fail(g, "graph: attention_probe mode %d is not an fv_probe_mode", (int)mode);
+  }
+  int i = push(g, FV_OP_ATTENTION_PROBE, ndim, shape, qkv, rows, -1);
+  if (i < 0) return -1;
+  fv_node *n = &g->nodes[i];
+  n->p.probe.heads = heads;
+  n->p.probe.head_dim = head_dim;
+  n->p.probe.scale = scale;
+  n->p.probe.n_prefix = n_prefix;
+  n->p.probe.grid_h = grid_h;
+  n->p.probe.grid_w = grid_w;
+  n->p.probe.query = mode == FV_PROBE_ROWS ? query : 0;
+  n->p.probe.topk = (int)((T + 99) / 100);
+  n->p.probe.mode = mode;
+  n->p.probe.threshold = threshold;
   return i;
 }

@@ -115,6 +115,11 @@ typedef enum fv_op {
    * the sum of src0 at (h + k*a, w + k*e), a, e in {-1, 0, 1}, taps outside the grid reading 0
    * (zero padding, divisor always 9). src1 = [B, gh, gw, K] (FV_OP_TAP_SCALES). */
   FV_OP_TAP_MIX,
+  /* ---- Attention diagnostics (vision/attention_probe.c, docs/attention.md). src0 = qkv [B, T, 3*H*D] as
+   * FV_OP_ATTENTION reads it; A_h = softmax(q_h k_h^T * scale) per (b, h) is recomputed row by row and
+   * never stored. p.probe.mode (fv_probe_mode) says what comes out; tokens are P = p.probe.n_prefix
+   * prefix tokens, then the grid_h x grid_w patch grid row-major (token P + y*grid_w + x). ---- */
+  FV_OP_ATTENTION_PROBE,
   FV_OP_COUNT
 } fv_op;
 
@@ -163,6 +168,33 @@ typedef enum fv_pixel_mode {
   FV_PIXEL_AFFINE,             /* raw units: a0 v + a1 */
   FV_PIXEL_MODE_COUNT
 } fv_pixel_mode;
+
+/* FV_OP_ATTENTION_PROBE modes.
+ * STATS: out [B, H, T, FV_PROBE_NSTATS], one row of statistics per (image, head, query), columns
+ *   fv_probe_stat. src1 (optional, -1) = the per-head mean attention rows abar [B, H, T]
+ *   (FV_PROBE_ROWS with query -1): with it the ADL columns are filled, else they are 0.
+ * MEAN:  out [B, T, T] = the head mean M = (1/H) sum_h A_h, the one T x T tensor materialised.
+ * ROWS:  out [B, H, T] = row p.probe.query of A_h (the class token's attention when query = 0),
+ *   or, with query = -1, the mean over all query rows (abar_h, the column mean). */
+typedef enum fv_probe_mode { FV_PROBE_STATS = 0, FV_PROBE_MEAN, FV_PROBE_ROWS } fv_probe_mode;
+/* STATS columns (natural logs; distances in patch units):
+ * ENTROPY   -sum_j a_j ln a_j over all T keys;
+ * DISTANCE  sum_j a_j d_ij / sum_j a_j over patch keys j (d = Euclidean distance between the grid
+ *           positions of query and key), -1 for prefix queries, which have no grid position;
+ * TOP_SHARE the sum of the p.probe.topk largest a_j (topk = ceil(T / 100): "top 1 %");
+ * MAX       the largest a_j;
+ * ADL_COS   cos(abar~, a~) with x~ = x * [x > tau], tau = p.probe.threshold / T, cos = u.v /
+ *           (max(|u|, 1e-8) max(|v|, 1e-8)) (methods/tap_adl.md 4, per head);
+ * ADL_ZERO  1 when thresholding zeroed the whole row (no a_j > tau), else 0. */
+typedef enum fv_probe_stat {
+  FV_PROBE_ENTROPY = 0,
+  FV_PROBE_DISTANCE,
+  FV_PROBE_TOP_SHARE,
+  FV_PROBE_MAX,
+  FV_PROBE_ADL_COS,
+  FV_PROBE_ADL_ZERO,
+  FV_PROBE_NSTATS
+} fv_probe_stat;
 
 typedef enum fv_random_dist { FV_RANDOM_UNIFORM = 0, FV_RANDOM_NORMAL } fv_random_dist;
 typedef enum fv_reduce_kind { FV_REDUCE_MEAN = 0, FV_REDUCE_MAX } fv_reduce_kind;
@@ -230,6 +262,11 @@ typedef struct fv_node {
       int n_prefix, grid_h, grid_w;
       float temperature; /* FV_OP_TAP_SCALES only */
     } tap;
+    struct {
+      int heads, head_dim, n_prefix, grid_h, grid_w, query, topk;
+      fv_probe_mode mode;
+      float scale, threshold;
+    } probe;
   } p;
   /* WEIGHT only: host data of shape[], element type data_dtype; owned by the graph
    * when owns_data is set, otherwise it must outlive the graph (e.g. an mmap). */
@@ -284,6 +321,11 @@ int fv_plasma(fv_graph *g, int keys, int size, float decay, const fv_rng_params 
 #define FV_TAP_MAX_SCALES 16
 int fv_tap_scales(fv_graph *g, int x, int w1, int b1, int w2, int n_prefix, int grid_h, int grid_w, float temperature);
 int fv_tap_mix(fv_graph *g, int x, int scales, int n_prefix);
+/* Attention probe (see FV_OP_ATTENTION_PROBE). heads, head_dim and scale as the block's fv_attention;
+ * T of qkv must equal n_prefix + grid_h * grid_w. query: ROWS only (-1 = mean over queries, else a
+ * token index). rows: STATS only, the abar node (ROWS, query -1) or -1. threshold: ADL th (2). */
+int fv_attention_probe(fv_graph *g, int qkv, fv_probe_mode mode, int heads, int head_dim, float scale, int n_prefix,
+                       int grid_h, int grid_w, int query, int rows, float threshold);
 void fv_mark_output(fv_graph *g, int node);
 void fv_set_name(fv_graph *g, int node, const char *name);
 

@@ -90,6 +90,8 @@ static double node_flops(const fv_graph *g, const fv_node *n) {
   switch (n->op) {
     case FV_OP_MATMUL: return 2.0 * numel * (double)g->nodes[n->src[1]].shape[1];
     case FV_OP_ATTENTION: return 4.0 * numel * (double)n->shape[1];
+    case FV_OP_ATTENTION_PROBE: /* q k^T for every head (ROWS of one query: an overestimate) */
+      return 2.0 * (double)fv_node_numel(&g->nodes[n->src[0]]) / 3.0 * (double)g->nodes[n->src[0]].shape[1];
     default: return numel * 8.0;
   }
 }

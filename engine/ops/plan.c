@@ -3,7 +3,8 @@
  * Checks what every kernel relies on (node and source indices, element counts that fit the
  * kernels' uint32 indexing, a supported storage type), then hands the node to its family's
  * planner (plan_matmul.c, plan_norm.c, plan_attention.c, plan_elementwise.c,
- * plan_resample.c, plan_image.c, plan_tap.c). Also holds the small helpers those planners share.
+ * plan_resample.c, plan_image.c, plan_tap.c, plan_attention_probe.c). Also holds the small
+ * helpers those planners share.
  *
  * FOVEA_PLAN_AS=gpu or =cpu (environment) plans as if the device were a GPU or a CPU driver,
  * so the kernel tests run both variants of every kernel on whatever device they have (GPU
@@ -108,6 +109,7 @@ fv_status fv_plan_node(const fv_kernel_caps *caps, const fv_graph *g, int node, 
     case FV_OP_PLASMA: st = fv_plan_plasma(&c); break;
     case FV_OP_TAP_SCALES: st = fv_plan_tap_scales(&c); break;
     case FV_OP_TAP_MIX: st = fv_plan_tap_mix(&c); break;
+    case FV_OP_ATTENTION_PROBE: st = fv_plan_attention_probe(&c); break;
     default: return fv_fail(err, "planner: %s is a %s node, which has no kernel", n->name, fv_op_name(n->op));
   }
   if (st) return st;

@@ -56,5 +56,6 @@ fv_status fv_plan_reduce(fv_plan_ctx *c);
 fv_status fv_plan_plasma(fv_plan_ctx *c);
 fv_status fv_plan_tap_scales(fv_plan_ctx *c);
 fv_status fv_plan_tap_mix(fv_plan_ctx *c);
+fv_status fv_plan_attention_probe(fv_plan_ctx *c);
 
 #endif

@@ -88,4 +88,18 @@ void fv_ref_tap_scales(const float *x, const float *w1, const float *b1, const f
 void fv_ref_tap_mix(const float *x, const float *scales, float *out, int64_t B, int64_t T, int64_t C, int P, int64_t gh,
                     int64_t gw, int K);
 
+/* ---- attention probe (ref_attention_probe.c; semantics in graph.h, FV_OP_ATTENTION_PROBE) ----- */
+
+typedef struct fv_ref_probe_args {
+  const float *qkv;  /* [B, T, 3*H*D] */
+  const float *rows; /* STATS: abar [B, H, T] or NULL */
+  float *out;        /* STATS [B, H, T, FV_PROBE_NSTATS], MEAN [B, T, T], ROWS [B, H, T] */
+  double *scratch;   /* 3 * T doubles */
+  int64_t B, T;
+  int H, D, n_prefix, grid_w, query, topk;
+  fv_probe_mode mode;
+  float scale, threshold;
+} fv_ref_probe_args;
+void fv_ref_attention_probe(const fv_ref_probe_args *a);
+
 #endif
