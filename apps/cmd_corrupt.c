@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "vision/corrupt.h"
+#include "vision/corrupt_frost.h"
 #include "vision/image.h"
 #include "vision/jpeg.h"
 #include "vision/preprocess.h"
@@ -397,6 +398,16 @@ int fv_cmd_corrupt(int argc, char **argv) {
         goto done;
       }
   }
+  /* User frost textures are checked before anything is written (procedural ones cannot fail). */
+  for (int k = 0; k < o.n_corruptions && o.frost_dir; k++)
+    if (o.corruption[k] == FV_FROST) {
+      fv_frost_textures *t = NULL;
+      if (fv_frost_open(o.frost_dir, o.frost_seed, &t, &err)) {
+        fv_cli_error(err.msg);
+        goto done;
+      }
+      fv_frost_close(t);
+    }
   if (!o.bench) {
     if (make_dir(o.out, &err)) {
       fv_cli_error(err.msg);

@@ -182,6 +182,9 @@ static void test_properties(void) {
   fv_image mixed[2] = {a[0], b};
   CHECK(fv_corrupt_images(cr, 0, 1, mixed, keys, 2, out, &err) != 0 && strstr(err.msg, "image 1"), "mixed sizes: %s",
         err.msg);
+  /* Folder-mode keys: FNV-1a of the base name (0x74aa1d39 for "a.png", computed in Python). */
+  CHECK(fv_corrupt_path_key("some/dir/a.png") == 0x74aa1d39u && fv_corrupt_path_key("a.png") == 0x74aa1d39u,
+        "path key of a.png: %08x", fv_corrupt_path_key("some/dir/a.png"));
   const char *note = fv_corruptor_take_note(cr);
   CHECK(note && strstr(note, "224"), "a size note for 24x20 images under the imagenet table");
   CHECK(fv_corruptor_take_note(cr) == NULL, "the note is given once");

@@ -88,5 +88,7 @@ touch "$tmp/file"
 expect_error "unwritable out" "$tmp/file" corrupt --corruption contrast --severity 1 --device cpu --out "$tmp/file/sub" "$in"
 cp "$rgb" "$tmp/photo.png"
 expect_error "colliding stems" "same stem 'photo'" corrupt --corruption contrast --severity 1 --device cpu --out "$tmp/e" "$in" "$tmp/photo.png"
+expect_error "missing frost textures" "frost1.png" corrupt --corruption frost --severity 1 --frost-dir "$tmp/nofrost" --out "$tmp/f" "$in"
+expect "nothing written for missing frost textures" test ! -e "$tmp/f"
 expect_error "bad table" "--table: 'imagenet21k'" corrupt --corruption contrast --severity 1 --table imagenet21k --out "$tmp/e" "$in"
 finish
