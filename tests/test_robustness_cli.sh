@@ -73,7 +73,11 @@ expect "... and rewrites the same results, timings included" test "$(jq -S 'del(
   "$before"
 
 # ---- kill -9 in the middle, then --resume ------------------------------------------------------------------
-long=(--model "$model" --dataset "$data" --limit 400 --corruptions gaussian_noise,contrast --table cifar10
+# Enough images per cell that the kill lands mid-run; fewer under the sanitizers (FOVEA_TEST_QUICK),
+# which are slower anyway.
+long_limit=400
+if [ -n "${FOVEA_TEST_QUICK:-}" ]; then long_limit=120; fi
+long=(--model "$model" --dataset "$data" --limit "$long_limit" --corruptions gaussian_noise,contrast --table cifar10
   --device cpu --batch 16)
 "$fovea" robustness "${long[@]}" --out "$tmp/full.json" >/dev/null 2>"$tmp/full.err"
 expect "uninterrupted run succeeds ($(tail -1 "$tmp/full.err"))" test $? = 0
