@@ -5,6 +5,8 @@
  * (norm1 -> qkv -> fused attention -> proj -> layer scale -> residual; norm2 -> fc1 + GELU ->
  * fc2 -> layer scale -> residual), final norm, pooling (class token or average of the
  * non-prefix tokens, with fc_norm), head; distilled models average head and head_dist.
+ * A block with blocks.N.dilation_predictor.* tensors gets token-aware average pooling (tap.h)
+ * on its attention branch only: x + ls1(attn(norm1(TAP(x)))), the residual keeps x.
  * Every tensor is looked up by timm's name and its shape checked before use; tensors the
  * model does not use are an error (they mean a variant we would silently compute wrong). */
 #include "vit.h"
@@ -17,6 +19,7 @@
 
 #include "../engine/dtype.h"
 #include "../engine/file.h"
+#include "tap.h"
 
 static int is_dir(const char *p) {
   struct stat s;
@@ -91,13 +94,13 @@ typedef struct builder {
   fv_status status;
 } builder;
 
-/* The weight `name` with exactly the given shape (as stored), re-viewed as view_dims dims. */
-static int weight(builder *b, const char *name, int ndim, const int64_t *want, int view_ndim, const int64_t *view) {
-  if (b->status) return -1;
+/* The tensor `name`, which must have exactly the given shape; NULL after recording an error. */
+static fv_st_tensor *checked_tensor(builder *b, const char *name, int ndim, const int64_t *want) {
+  if (b->status) return NULL;
   fv_st_tensor *t = fv_st_get(&b->vit->st, name);
   if (!t) {
     b->status = fv_fail(b->err, "%s: missing tensor %s", b->vit->st.path, name);
-    return -1;
+    return NULL;
   }
   int ok = t->ndim == ndim;
   for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == want[i];
@@ -108,8 +111,15 @@ static int weight(builder *b, const char *name, int ndim, const int64_t *want, i
     for (int i = 0; i < ndim; i++)
       snprintf(exp + strlen(exp), sizeof exp - strlen(exp), "%s%lld", i ? ", " : "", (long long)want[i]);
     b->status = fv_fail(b->err, "%s: tensor %s has shape [%s], expected [%s]", b->vit->st.path, name, got, exp);
-    return -1;
+    return NULL;
   }
+  return t;
+}
+
+/* The weight `name` with exactly the given shape (as stored), re-viewed as view_dims dims. */
+static int weight(builder *b, const char *name, int ndim, const int64_t *want, int view_ndim, const int64_t *view) {
+  fv_st_tensor *t = checked_tensor(b, name, ndim, want);
+  if (!t) return -1;
   return fv_weight(b->g, name, view_ndim, view, t->data, t->dtype, 0);
 }
 
@@ -136,6 +146,104 @@ static int linear(builder *b, int x, const char *prefix, int64_t out, int64_t in
   snprintf(bias, sizeof bias, "%s.bias", prefix);
   int wi = mat(b, w, out, in);
   return fv_matmul(b->g, x, wi, has_bias ? vec(b, bias, out) : -1, gelu);
+}
+
+/* ---- token-aware average pooling (tap.h; shared/design/methods/tap_adl.md 5) ---------------- */
+
+/* Whether block i has any dilation_predictor tensor; looks without marking anything used. */
+static int has_tap_tensors(const fv_safetensors *st, int block) {
+  char prefix[64];
+  snprintf(prefix, sizeof prefix, "blocks.%d.dilation_predictor.", block);
+  size_t len = strlen(prefix);
+  for (int i = 0; i < st->count; i++)
+    if (strncmp(st->tensors[i].name, prefix, len) == 0) return 1;
+  return 0;
+}
+
+/* The predictor tensor blocks.<block>.dilation_predictor.proj.<suffix>, converted to fp32. */
+static int tap_tensor(builder *b, int block, const char *suffix, int ndim, const int64_t *want, float *dst) {
+  char name[128];
+  snprintf(name, sizeof name, "blocks.%d.dilation_predictor.proj.%s", block, suffix);
+  fv_st_tensor *t = checked_tensor(b, name, ndim, want);
+  if (!t) return 0;
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++) n *= want[i];
+  fv_convert_to_f32(t->data, t->dtype, dst, (size_t)n);
+  return 1;
+}
+
+/* TAP in front of block i's attention branch when the block has predictor tensors: returns the
+ * pooled tokens (x itself for a block without TAP) and sets *scales (-1 without TAP). */
+static int tap_block(builder *b, int i, int x, int n_prefix, int grid_h, int grid_w, int *scales) {
+  *scales = -1;
+  const fv_vit_config *c = &b->vit->cfg;
+  fv_safetensors *st = &b->vit->st;
+  if (b->status || !has_tap_tensors(st, i)) return x;
+  if (c->tap_scales < 1) {
+    b->status = fv_fail(b->err,
+                        "%s: weights contain TAP tensors but config has no tap section (blocks.%d.dilation_predictor.*"
+                        " found); expected config.json \"tap\": {\"num_scales\": K, \"temperature\": 1.0}",
+                        st->path, i);
+    return -1;
+  }
+  const int64_t K = c->tap_scales, E = c->embed_dim;
+  char name[128];
+  snprintf(name, sizeof name, "blocks.%d.dilation_predictor.proj.0.weight", i);
+  const fv_st_tensor *t0 = NULL;
+  for (int k = 0; k < st->count && !t0; k++)
+    if (strcmp(st->tensors[k].name, name) == 0) t0 = &st->tensors[k];
+  if (t0 && t0->ndim == 4 && t0->shape[0] != K) {
+    b->status =
+        fv_fail(b->err, "%s: tensor %s has %lld output channels (scales), but config.json tap.num_scales is %lld",
+                st->path, name, (long long)t0->shape[0], (long long)K);
+    return -1;
+  }
+  float *conv1 = malloc((size_t)(K * E * 9) * sizeof *conv1), *conv2 = malloc((size_t)(K * K * 9) * sizeof *conv2);
+  float *bn = malloc((size_t)(4 * K) * sizeof *bn);
+  if (!conv1 || !conv2 || !bn) {
+    b->status = fv_fail(b->err, "%s: out of memory reading the TAP predictor of block %d", st->path, i);
+    free(conv1);
+    free(conv2);
+    free(bn);
+    return -1;
+  }
+  int64_t s1[4] = {K, E, 3, 3}, s2[4] = {K, K, 3, 3}, sk[1] = {K};
+  int ok = tap_tensor(b, i, "0.weight", 4, s1, conv1) && tap_tensor(b, i, "1.weight", 1, sk, bn) &&
+           tap_tensor(b, i, "1.bias", 1, sk, bn + K) && tap_tensor(b, i, "1.running_mean", 1, sk, bn + 2 * K) &&
+           tap_tensor(b, i, "1.running_var", 1, sk, bn + 3 * K) && tap_tensor(b, i, "2.weight", 4, s2, conv2);
+  /* num_batches_tracked only counts training steps (BatchNorm uses it for momentum=None): a
+   * scalar to accept, and to mark used, and otherwise ignore. */
+  snprintf(name, sizeof name, "blocks.%d.dilation_predictor.proj.1.num_batches_tracked", i);
+  fv_st_tensor *nbt = ok ? fv_st_get(st, name) : NULL;
+  int64_t nbt_numel = 1;
+  for (int d = 0; nbt && d < nbt->ndim; d++) nbt_numel *= nbt->shape[d];
+  if (nbt && nbt_numel != 1) {
+    b->status =
+        fv_fail(b->err, "%s: tensor %s has %lld elements, expected a scalar", st->path, name, (long long)nbt_numel);
+    ok = 0;
+  }
+  int out = -1;
+  if (ok) {
+    fv_tap_weights w = {.K = (int)K,
+                        .C = E,
+                        .conv1 = conv1,
+                        .bn_weight = bn,
+                        .bn_bias = bn + K,
+                        .bn_mean = bn + 2 * K,
+                        .bn_var = bn + 3 * K,
+                        .bn_eps = FV_TAP_BN_EPS,
+                        .conv2 = conv2};
+    snprintf(name, sizeof name, "blocks.%d", i);
+    out = fv_tap_build(b->g, x, &w, n_prefix, grid_h, grid_w, c->tap_temperature, name, scales, b->err);
+    if (out < 0) {
+      fv_fail_context(b->err, "%s", st->path);
+      b->status = FV_ERR;
+    }
+  }
+  free(conv1);
+  free(conv2);
+  free(bn);
+  return out;
 }
 
 /* cls, dist and register tokens as one [P, E] constant (timm concatenates them in this order). */
@@ -199,13 +307,16 @@ fv_status fv_vit_build(fv_vit *vit, fv_graph *g, int batch, fv_vit_graph *out, f
   out->n_prefix = P;
   out->grid_h = (int)(H / p);
   out->grid_w = (int)(W / p);
+  int tap_blocks = 0;
   for (int i = 0; i < c->depth && !b.status; i++) {
     char n[96];
 #define NAME(suffix) (snprintf(n, sizeof n, "blocks.%d.%s", i, suffix), n)
-    int h = layernorm(&b, x, NAME("norm1"), E);
+    /* TAP feeds only the attention branch; the residual below keeps the un-pooled x. */
+    int h = tap_block(&b, i, x, P, out->grid_h, out->grid_w, &out->tap_scales[i]);
+    tap_blocks += out->tap_scales[i] >= 0;
+    h = layernorm(&b, h, NAME("norm1"), E);
     h = linear(&b, h, NAME("attn.qkv"), 3 * E, E, c->qkv_bias, 0);
     out->qkv[i] = h;
-    out->tap_scales[i] = -1;
     h = fv_attention(g, h, (int)heads, (int)head_dim, 1.0f / sqrtf((float)head_dim));
     h = linear(&b, h, NAME("attn.proj"), E, E, 1, 0);
     x = fv_add(g, x, h, c->layer_scale ? vec(&b, NAME("ls1.gamma"), E) : -1, 1.0f, 1.0f);
@@ -216,6 +327,11 @@ fv_status fv_vit_build(fv_vit *vit, fv_graph *g, int batch, fv_vit_graph *out, f
 #undef NAME
   }
 
+  if (!b.status && c->tap_scales > 0 && tap_blocks == 0)
+    return fv_fail(err,
+                   "%s: config.json has a tap section (num_scales %d) but no block has TAP tensors "
+                   "(blocks.N.dilation_predictor.proj.*), expected them in at least one block",
+                   vit->path, c->tap_scales);
   int64_t T = Np + P, K = c->num_classes;
   int logits;
   if (c->global_pool == FV_POOL_AVG) {

@@ -265,6 +265,38 @@ static fv_status parse_model_args(const char *path, const cJSON *ma, fv_vit_conf
   return FV_OK;
 }
 
+/* "tap": {"num_scales": K (1..16), "temperature": T (> 0, default 1), "blocks": "all" (optional)}.
+ * Other keys are refused: they would describe a TAP variant the engine does not compute. */
+static fv_status parse_tap(const char *path, const cJSON *tap, fv_vit_config *cfg, fv_error *err) {
+  if (!cJSON_IsObject(tap))
+    return fv_fail(err, "%s: \"tap\" is %s, expected an object {\"num_scales\": K, \"temperature\": T}", path,
+                   fv_json_kind(tap));
+  int k = 0;
+  if (get_int(path, tap, "tap ", "num_scales", 1, 16, &k, err)) return FV_ERR;
+  if (k == 0) return fv_fail(err, "%s: \"tap\" has no \"num_scales\", expected an integer in 1..16", path);
+  cfg->tap_scales = k;
+  cfg->tap_temperature = 1.0f;
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(tap, "temperature");
+  if (t && !cJSON_IsNull(t)) {
+    if (!cJSON_IsNumber(t))
+      return fv_fail(err, "%s: tap \"temperature\" is %s, expected a positive number", path, fv_json_kind(t));
+    if (!(t->valuedouble > 0) || !isfinite((float)t->valuedouble))
+      return fv_fail(err, "%s: tap \"temperature\" is %g, expected a positive finite number", path, t->valuedouble);
+    cfg->tap_temperature = (float)t->valuedouble;
+  }
+  for (const cJSON *e = tap->child; e; e = e->next) {
+    if (strcmp(e->string, "num_scales") == 0 || strcmp(e->string, "temperature") == 0) continue;
+    if (strcmp(e->string, "blocks") == 0 &&
+        (cJSON_IsNull(e) || (cJSON_IsString(e) && strcmp(e->valuestring, "all") == 0)))
+      continue; /* the tensors decide per block; "all" says nothing more */
+    return fv_fail(err,
+                   "%s: tap \"%.64s\" is not supported, expected only \"num_scales\", \"temperature\" and "
+                   "\"blocks\": \"all\" (the blocks with TAP are those with dilation_predictor tensors)",
+                   path, e->string);
+  }
+  return FV_OK;
+}
+
 static fv_status parse_labels(const char *path, const cJSON *ln, fv_vit_config *cfg, fv_error *err) {
   if (!cJSON_IsArray(ln))
     return fv_fail(err, "%s: \"label_names\" is %s, expected an array of strings", path, fv_json_kind(ln));
@@ -347,6 +379,8 @@ fv_status fv_vit_config_parse(const char *json, size_t len, const char *path, fv
     cfg->img_size[0] = input_size[1];
     cfg->img_size[1] = input_size[2];
   }
+  const cJSON *tap = cJSON_GetObjectItemCaseSensitive(root, "tap");
+  if (tap && !cJSON_IsNull(tap) && parse_tap(path, tap, cfg, err)) goto fail;
   const cJSON *ln = cJSON_GetObjectItemCaseSensitive(root, "label_names");
   if (ln && !cJSON_IsNull(ln)) {
     if (parse_labels(path, ln, cfg, err)) goto fail;

@@ -34,6 +34,11 @@ typedef struct fv_vit_config {
   int fc_norm;     /* fc_norm after pooling (global_pool avg) instead of norm before it */
   fv_pool global_pool;
   float norm_eps; /* 1e-6 for timm ViT/DeiT */
+  /* Token-aware average pooling (config.json "tap": {"num_scales", "temperature"};
+   * shared/design/methods/tap_adl.md 5): tap_scales = K, 0 when the section is absent. Which
+   * blocks have TAP is decided by the tensors present (vit.c). */
+  int tap_scales;
+  float tap_temperature;
   /* pretrained_cfg */
   fv_interp interpolation;
   float crop_pct;
