@@ -151,6 +151,37 @@ expect "dataset mode: AlexNet normalisation by default, no clean cell" jqe '.nor
 expect_error "dataset mode refuses --table" "already corrupted" robustness --corrupted-dataset "$layout" --table tiny \
   --out "$tmp/x.json"
 
+# ---- dataset mode on files written by `fovea corrupt` = generation mode ------------------------------------
+# The bundled samples as an ImageFolder; `fovea corrupt` writes their corrupted copies, sorted here
+# into DIR/<corruption>/<severity>/<class>/. For deterministic corruptions (contrast, pixelate) the
+# files hold exactly what generation mode computes in memory, so both modes must give the same
+# errors; and the clean cell comes from --dataset in both.
+samples=$tmp/samples
+for f in assets/samples/fmnist-*.png; do
+  class=$(basename "$f" .png | cut -d- -f3-)
+  mkdir -p "$samples/$class" && cp "$f" "$samples/$class/"
+done
+if "$fovea" corrupt --help >/dev/null 2>&1; then
+  "$fovea" corrupt --corruption contrast,pixelate --severity all --table cifar10 --device cpu --out "$tmp/cor" \
+    assets/samples/fmnist-*.png >/dev/null 2>"$tmp/cor.err"
+  expect "fovea corrupt writes the layout ($(tail -1 "$tmp/cor.err"))" test $? = 0
+  for f in "$tmp"/cor/*/*/*.png; do
+    rel=${f#"$tmp/cor/"}
+    class=$(basename "$f" .png | cut -d- -f3-)
+    mkdir -p "$tmp/inc/$(dirname "$rel")/$class" && mv "$f" "$tmp/inc/$(dirname "$rel")/$class/"
+  done
+  common=(--model "$model" --dataset "$samples" --device cpu --baseline none)
+  "$fovea" robustness "${common[@]}" --corrupted-dataset "$tmp/inc" --out "$tmp/files.json" >/dev/null 2>"$tmp/f.err"
+  expect "dataset mode on fovea corrupt's files succeeds ($(tail -1 "$tmp/f.err"))" test $? = 0
+  "$fovea" robustness "${common[@]}" --corruptions contrast,pixelate --table cifar10 --out "$tmp/mem.json" \
+    >/dev/null 2>"$tmp/mem.err"
+  expect "generation mode on the same images succeeds ($(tail -1 "$tmp/mem.err"))" test $? = 0
+  expect "files and in-memory corruption give the same errors" test \
+    "$(jq -c '[.clean_error, .errors, .cells[].images]' "$tmp/files.json")" = \
+    "$(jq -c '[.clean_error, .errors, .cells[].images]' "$tmp/mem.json")"
+  expect "... and the errors are not all the same" jqe '[.errors[][]] | unique | length > 1' "$tmp/mem.json"
+fi
+
 # ---- bad input ---------------------------------------------------------------------------------------------
 expect_error "no --out" "--out" robustness --dataset "$data"
 expect_error "unknown corruption" "smog" robustness "${small[@]}" --corruptions smog --out "$tmp/x.json"
