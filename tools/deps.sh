@@ -10,6 +10,7 @@ packages=(
   libvulkan-dev libvulkan-volk-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
   libopenblas-dev libcjson-dev libpng-dev zlib1g-dev libjpeg62-turbo-dev
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
+  jq python3  # the CLI tests parse JSON and SVG outputs
 )
 if [ "${1:-}" = "--torch" ]; then
   packages+=(python3 python3-torch python3-torchvision python3-pil python3-numpy libopenblas0-pthread
