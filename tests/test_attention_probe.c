@@ -210,11 +210,14 @@ static void test_model_fixture(void) {
   CHECK(f && fread(Mw, sizeof *Mw, (size_t)L * TT, f) == (size_t)L * TT, "reading %s/expected_M.bin", FIX);
   if (f) fclose(f);
   const cJSON *layers = cJSON_GetObjectItemCaseSensitive(g_fix, "layers");
-  for (int d = 0; img.pixels && d < 2; d++) {
+  fv_vit vit;
+  memset(&vit, 0, sizeof vit);
+  CHECK(!fv_vit_load(FIX "/model", &vit, &err), "%s", err.msg);
+  for (int d = 0; img.pixels && vit.path[0] && d < 2; d++) {
     const char *ex = d ? "Vulkan" : "CPU";
     fv_attention_result r;
     fv_attention_options opt = {.threshold = (float)num(g_fix, "threshold")};
-    if (fv_attention_analyze(FIX "/model", d ? g_dev : NULL, &img, &opt, &r, &err)) {
+    if (fv_attention_analyze(&vit, d ? g_dev : NULL, &img, &opt, &r, &err)) {
       CHECK(0, "analyze (%s): %s", ex, err.msg);
       continue;
     }
@@ -247,7 +250,53 @@ static void test_model_fixture(void) {
     fv_attention_result_free(&r);
   }
   free(Mw);
+  fv_vit_free(&vit);
   fv_image_free(&img);
+}
+
+/* TAP models: scale maps come out for the TAP blocks only (tests/fixtures/tap/tap_7x5_mixed: blocks 0
+ * and 2, K = 3, a 7x5 grid), as distributions over the scales, equal on both executors. Their values
+ * against PyTorch are test_tap_parity's job. */
+static void test_tap_maps(void) {
+  fv_vit vit;
+  memset(&vit, 0, sizeof vit);
+  fv_error err = {{0}};
+  fv_image img = {0};
+  if (fv_vit_load("tests/fixtures/tap/tap_7x5_mixed", &vit, &err) ||
+      fv_image_load("assets/samples/fmnist-0001-pullover.png", 1, &img, &err)) {
+    CHECK(0, "TAP fixture: %s", err.msg);
+    fv_vit_free(&vit);
+    return;
+  }
+  fv_attention_result r[2];
+  fv_attention_options opt = {.threshold = 2.0f};
+  int got[2];
+  for (int d = 0; d < 2; d++) {
+    got[d] = !fv_attention_analyze(&vit, d ? g_dev : NULL, &img, &opt, &r[d], &err);
+    CHECK(got[d], "TAP analyze (%s): %s", d ? "Vulkan" : "CPU", err.msg);
+  }
+  int ok = got[0] && got[1];
+  if (ok) {
+    CHECK(r[0].tap_k == 3 && r[0].grid_h == 7 && r[0].grid_w == 5 && r[0].depth == 3, "TAP result: K %d grid %dx%d",
+          r[0].tap_k, r[0].grid_h, r[0].grid_w);
+    CHECK(r[0].layers[0].tap && !r[0].layers[1].tap && r[0].layers[2].tap, "TAP maps on blocks 0 and 2 only");
+    for (int l = 0; l < 3 && r[0].tap_k == 3 && r[0].depth == 3; l += 2) {
+      if (!r[0].layers[l].tap || !r[1].layers[l].tap) continue;
+      double worst = 0;
+      for (int j = 0; j < 35; j++) {
+        double s = 0;
+        for (int k = 0; k < 3; k++) s += r[0].layers[l].tap[j * 3 + k];
+        worst = fmax(worst, fabs(s - 1));
+      }
+      CHECK(worst < 1e-5, "layer %d TAP weights sum to 1 per token: off by %g", l, worst);
+      double e = fv_test_max_abs_error(r[1].layers[l].tap, r[0].layers[l].tap, 35 * 3);
+      CHECK(e < 1e-5, "layer %d TAP maps Vulkan vs CPU: %g", l, e);
+    }
+  }
+  for (int d = 0; d < 2; d++)
+    if (got[d]) fv_attention_result_free(&r[d]);
+  fv_image_free(&img);
+  fv_vit_free(&vit);
 }
 
 /* ---- 4: analytic cases ------------------------------------------------------------------------- */
@@ -330,6 +379,7 @@ int main(void) {
   test_kernel(quick);
   test_op_fixture();
   test_model_fixture();
+  test_tap_maps();
   int validation = fv_device_validation_errors(g_dev);
   CHECK(validation == 0, "the validation layer reported %d messages", validation);
   fv_device_close(g_dev);

@@ -136,25 +136,22 @@ static fv_status summarise_layer(fv_attention_result *r, fv_attention_layer *ly,
   return FV_OK;
 }
 
-fv_status fv_attention_analyze(const char *model_path, fv_device *dev, const fv_image *img,
-                               const fv_attention_options *opt, fv_attention_result *res, fv_error *err) {
+fv_status fv_attention_analyze(fv_vit *vit, fv_device *dev, const fv_image *img, const fv_attention_options *opt,
+                               fv_attention_result *res, fv_error *err) {
   memset(res, 0, sizeof *res);
-  fv_vit vit;
-  memset(&vit, 0, sizeof vit);
   fv_graph g;
   fv_graph_init(&g);
   fv_exec *ex = NULL;
   probe_nodes *pn = NULL;
   float *input = NULL, *rollout_all = NULL, *Ms = NULL;
   fv_vit_graph vg;
-  if (fv_vit_load(model_path, &vit, err)) goto fail;
-  const fv_vit_config *cfg = &vit.cfg;
+  const fv_vit_config *cfg = &vit->cfg;
   if (img->channels != cfg->in_chans) {
-    fv_fail(err, "attention probe: image has %d channels, model %s expects %d", img->channels, model_path,
+    fv_fail(err, "attention probe: image has %d channels, model %s expects %d", img->channels, vit->path,
             cfg->in_chans);
     goto fail;
   }
-  if (fv_vit_build(&vit, &g, 1, &vg, err)) goto fail;
+  if (fv_vit_build(vit, &g, 1, &vg, err)) goto fail;
   const int H = cfg->num_heads, D = cfg->embed_dim / cfg->num_heads, L = vg.depth;
   const int P = vg.n_prefix, T = P + vg.grid_h * vg.grid_w;
   const float th = opt && opt->threshold > 0 ? opt->threshold : 2.0f;
@@ -242,13 +239,11 @@ fv_status fv_attention_analyze(const char *model_path, fv_device *dev, const fv_
   }
   fv_exec_free(ex);
   fv_graph_free(&g);
-  fv_vit_free(&vit);
   free(pn), free(input), free(Ms), free(rollout_all);
   return FV_OK;
 fail:
   fv_exec_free(ex);
   fv_graph_free(&g);
-  fv_vit_free(&vit);
   free(pn), free(input), free(Ms), free(rollout_all);
   fv_attention_result_free(res);
   return FV_ERR;

@@ -12,6 +12,7 @@
 #include "../engine/device.h"
 #include "../engine/graph.h"
 #include "image.h"
+#include "vit.h"
 
 typedef struct fv_attention_options {
   float threshold; /* ADL th: tau = th / T (2 in the paper) */
@@ -48,10 +49,10 @@ typedef struct fv_attention_result {
   int num_classes, top_class;
 } fv_attention_result;
 
-/* Loads the model at model_path, preprocesses img as the model's config says and analyses it on
- * dev (NULL: the CPU executor). */
-fv_status fv_attention_analyze(const char *model_path, fv_device *dev, const fv_image *img,
-                               const fv_attention_options *opt, fv_attention_result *res, fv_error *err);
+/* Preprocesses img (vit->cfg.in_chans channels) as the model's config says and analyses it on dev
+ * (NULL: the CPU executor). */
+fv_status fv_attention_analyze(fv_vit *vit, fv_device *dev, const fv_image *img, const fv_attention_options *opt,
+                               fv_attention_result *res, fv_error *err);
 void fv_attention_result_free(fv_attention_result *res);
 
 /* The ADL statistic of one T x T attention matrix A (rows = queries): s = mean_i cos(abar~, A_i~)
