@@ -148,7 +148,7 @@ int fv_input(fv_graph *g, const char *name, fv_dtype dtype, int ndim, const int6
 
 int fv_weight(fv_graph *g, const char *name, int ndim, const int64_t *shape, const void *data, fv_dtype data_dtype,
               int copy) {
-  if (data_dtype == FV_U8 || data_dtype == FV_U32)
+  if (data_dtype == FV_U8 || data_dtype == FV_U32 || data_dtype == FV_I64)
     return fail(g, "graph: weight %s cannot be %s (weights are float data)", name ? name : "?",
                 fv_dtype_name(data_dtype));
   int i = push(g, FV_OP_WEIGHT, ndim, shape, -1, -1, -1);
