@@ -39,24 +39,51 @@ int64_t fv_ref_border(int64_t i, int64_t n, fv_border border) {
   return -1;
 }
 
+/* o[j] += w * s[j], j < n: the stencil's inner loop. Unrolled by eight so that -O2's SLP
+ * vectoriser packs it (o and s never overlap: the output is its own buffer); each lane still
+ * rounds the product, then the sum, as the scalar code and the kernel do. */
+static void add_scaled(float *restrict o, const float *restrict s, float w, int64_t n) {
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int k = 0; k < 8; k++) o[j + k] += w * s[j + k];
+  for (; j < n; j++) o[j] += w * s[j];
+}
+
+/* Output row y of one image. The row starts at zero and every tap, in tap order, adds w times
+ * the source row shifted by dx, so each value still sums its taps in tap order in fp32, as the
+ * kernel does. The columns whose source x + dx lies inside the image are one contiguous run read
+ * without border arithmetic; only the |dx| columns at either end go through fv_ref_border. A tap
+ * whose row maps outside (FV_BORDER_ZERO) adds nothing to the row. */
+static void stencil_row(const float *im, const float *taps, int64_t T, float *o, int64_t y, int64_t H, int64_t W,
+                        int64_t C, fv_border border) {
+  for (int64_t j = 0; j < W * C; j++) o[j] = 0.0f;
+  for (int64_t t = 0; t < T; t++) {
+    /* graph.c guarantees integer offsets within +-2048 */
+    const int64_t dy = (int64_t)taps[3 * t], dx = (int64_t)taps[3 * t + 1];
+    const float w = taps[3 * t + 2];
+    const int64_t yy = fv_ref_border(y + dy, H, border);
+    if (yy < 0) continue;
+    const float *row = im + yy * W * C;
+    /* inside: 0 <= x + dx < W for x in [lo, hi) */
+    int64_t lo = dx < 0 ? -dx : 0, hi = dx > 0 ? W - dx : W;
+    if (lo > W) lo = W;
+    if (hi < lo) hi = lo;
+    for (int64_t x = 0; x < W; x++) {
+      if (x == lo) x = hi; /* skip the inside run */
+      if (x == W) break;
+      const int64_t xx = fv_ref_border(x + dx, W, border);
+      if (xx < 0) continue;
+      for (int64_t c = 0; c < C; c++) o[x * C + c] += w * row[xx * C + c];
+    }
+    if (hi > lo) add_scaled(o + lo * C, row + (lo + dx) * C, w, (hi - lo) * C);
+  }
+}
+
 void fv_ref_stencil(const float *image, const float *taps, int64_t T, float *out, int64_t B, int64_t H, int64_t W,
                     int64_t C, fv_border border) {
-  for (int64_t b = 0; b < B; b++) {
-    const float *im = image + b * H * W * C;
+  for (int64_t b = 0; b < B; b++)
     for (int64_t y = 0; y < H; y++)
-      for (int64_t x = 0; x < W; x++)
-        for (int64_t c = 0; c < C; c++) {
-          float acc = 0.0f;
-          for (int64_t t = 0; t < T; t++) {
-            /* graph.c guarantees integer offsets within +-2048 */
-            int64_t yy = fv_ref_border(y + (int64_t)taps[3 * t], H, border);
-            int64_t xx = fv_ref_border(x + (int64_t)taps[3 * t + 1], W, border);
-            if (yy < 0 || xx < 0) continue;
-            acc += taps[3 * t + 2] * im[(yy * W + xx) * C + c];
-          }
-          out[((b * H + y) * W + x) * C + c] = acc;
-        }
-  }
+      stencil_row(image + b * H * W * C, taps, T, out + (b * H + y) * W * C, y, H, W, C, border);
 }
 
 /* Coordinates are clamped to +-2^24 before floor() so the integer conversion is defined for any
@@ -67,42 +94,66 @@ static float clamp_coord(float v) {
   return v;
 }
 
-static float texel(const float *im, int64_t W, int64_t C, int64_t y, int64_t x, int64_t c) {
-  return y < 0 || x < 0 ? 0.0f : im[(y * W + x) * C + c];
+/* scipy.ndimage order-1 interpolation, split by axis: a coordinate v on an axis of length n
+ * becomes the two source indices floor(v) and floor(v) + 1, each mapped by the border rule (-1:
+ * outside, reads as zero), and the weight t = v - floor(v) of the second. SAMPLE's coordinates
+ * depend on the row or the column alone, so it sets each axis up once per layer and row or
+ * column, not once per value; WARP once per pixel for all its channels. */
+typedef struct bilinear_axis {
+  int64_t i0, i1;
+  float t;
+} bilinear_axis;
+
+static bilinear_axis axis_at(float v, int64_t n, fv_border border) {
+  v = clamp_coord(v);
+  const float f = floorf(v);
+  const int64_t i = (int64_t)f;
+  bilinear_axis a = {fv_ref_border(i, n, border), fv_ref_border(i + 1, n, border), v - f};
+  return a;
 }
 
-/* scipy.ndimage order-1 interpolation of image im [H, W, C] at (cy, cx), channel c. */
-static float bilinear(const float *im, int64_t H, int64_t W, int64_t C, float cy, float cx, int64_t c,
-                      fv_border border) {
-  cy = clamp_coord(cy);
-  cx = clamp_coord(cx);
-  float fy = floorf(cy), fx = floorf(cx);
-  float ty = cy - fy, tx = cx - fx;
-  int64_t y0 = (int64_t)fy, x0 = (int64_t)fx;
-  int64_t ya = fv_ref_border(y0, H, border), yb = fv_ref_border(y0 + 1, H, border);
-  int64_t xa = fv_ref_border(x0, W, border), xb = fv_ref_border(x0 + 1, W, border);
-  float v00 = texel(im, W, C, ya, xa, c), v01 = texel(im, W, C, ya, xb, c);
-  float v10 = texel(im, W, C, yb, xa, c), v11 = texel(im, W, C, yb, xb, c);
-  float top = (1.0f - tx) * v00 + tx * v01;
-  float bottom = (1.0f - tx) * v10 + tx * v11;
+/* Row i of the image im [H, W, C] (channel 0), or NULL for i = -1 (outside, reads as zero). */
+static const float *image_row(const float *im, int64_t W, int64_t C, int64_t i) {
+  return i >= 0 ? im + i * W * C : NULL;
+}
+
+/* Channel c of the interpolation between the rows ra and rb (image_row) at column setup ax,
+ * with ty the second row's weight. */
+static inline float bilinear(const float *ra, const float *rb, float ty, const bilinear_axis *ax, int64_t C,
+                             int64_t c) {
+  const float tx = ax->t;
+  const float v00 = ra && ax->i0 >= 0 ? ra[ax->i0 * C + c] : 0.0f, v01 = ra && ax->i1 >= 0 ? ra[ax->i1 * C + c] : 0.0f;
+  const float v10 = rb && ax->i0 >= 0 ? rb[ax->i0 * C + c] : 0.0f, v11 = rb && ax->i1 >= 0 ? rb[ax->i1 * C + c] : 0.0f;
+  const float top = (1.0f - tx) * v00 + tx * v01;
+  const float bottom = (1.0f - tx) * v10 + tx * v11;
   return (1.0f - ty) * top + ty * bottom;
 }
 
+/* Layer by layer, accumulating in out: each value still sums its layers in order starting from
+ * 0, then is scaled, as the kernel does. Columns go in chunks so their setups fit on the stack. */
 void fv_ref_sample(const float *image, const float *table, int64_t L, float *out, int64_t B, int64_t H, int64_t W,
                    int64_t C, int64_t OH, int64_t OW, fv_border border, float scale) {
+  enum { CHUNK = 256 };
+  bilinear_axis cols[CHUNK];
   for (int64_t b = 0; b < B; b++) {
     const float *im = image + b * H * W * C;
-    for (int64_t y = 0; y < OH; y++)
-      for (int64_t x = 0; x < OW; x++)
-        for (int64_t c = 0; c < C; c++) {
-          float acc = 0.0f;
-          for (int64_t l = 0; l < L; l++) {
-            const float *r = table + 4 * l;
-            float cy = r[0] * (float)y + r[1], cx = r[2] * (float)x + r[3];
-            acc += bilinear(im, H, W, C, cy, cx, c, border);
-          }
-          out[((b * OH + y) * OW + x) * C + c] = scale * acc;
+    float *o = out + b * OH * OW * C;
+    for (int64_t i = 0; i < OH * OW * C; i++) o[i] = 0.0f;
+    for (int64_t l = 0; l < L; l++) {
+      const float *r = table + 4 * l;
+      for (int64_t x0 = 0; x0 < OW; x0 += CHUNK) {
+        const int64_t nx = OW - x0 < CHUNK ? OW - x0 : CHUNK;
+        for (int64_t k = 0; k < nx; k++) cols[k] = axis_at(r[2] * (float)(x0 + k) + r[3], W, border);
+        for (int64_t y = 0; y < OH; y++) {
+          const bilinear_axis ay = axis_at(r[0] * (float)y + r[1], H, border);
+          const float *ra = image_row(im, W, C, ay.i0), *rb = image_row(im, W, C, ay.i1);
+          float *orow = o + (y * OW + x0) * C;
+          for (int64_t k = 0; k < nx; k++)
+            for (int64_t c = 0; c < C; c++) orow[k * C + c] += bilinear(ra, rb, ay.t, &cols[k], C, c);
         }
+      }
+    }
+    for (int64_t i = 0; i < OH * OW * C; i++) o[i] = scale * o[i];
   }
 }
 
@@ -114,8 +165,9 @@ void fv_ref_warp(const float *image, const float *dy, const float *dx, int64_t B
     for (int64_t y = 0; y < H; y++)
       for (int64_t x = 0; x < W; x++) {
         const int64_t p = (bd * H + y) * W + x;
-        float cy = (float)y + dy[p], cx = (float)x + dx[p];
-        for (int64_t c = 0; c < C; c++) out[((b * H + y) * W + x) * C + c] = bilinear(im, H, W, C, cy, cx, c, border);
+        const bilinear_axis ay = axis_at((float)y + dy[p], H, border), ax = axis_at((float)x + dx[p], W, border);
+        const float *ra = image_row(im, W, C, ay.i0), *rb = image_row(im, W, C, ay.i1);
+        for (int64_t c = 0; c < C; c++) out[((b * H + y) * W + x) * C + c] = bilinear(ra, rb, ay.t, &ax, C, c);
       }
   }
 }
