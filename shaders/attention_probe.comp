@@ -35,27 +35,32 @@ layout(push_constant) uniform Push { uint groups, H, P, GW, query, topk, scale_b
 
 shared float row[T];
 shared float acc[ACC];
-shared float red[WG];
+shared vec4 red[WG];
 shared uint redi[WG];
 shared float qs[HD];
 
 #define NEG_INF uintBitsToFloat(0xFF800000u)
 
-/* Sum (is_max false) or max of one value per invocation; every invocation gets the result. */
-float wg_reduce(float v, bool is_max) {
+/* Combines one vec4 per invocation over the workgroup, component c by max when is_max[c], else by
+ * sum; every invocation gets the result. One tree for up to four quantities: on CPU drivers each
+ * barrier costs a switch through every SIMD chunk of the workgroup, so fewer trees matter. */
+vec4 wg_reduce(vec4 v, bvec4 is_max) {
   uint tid = gl_LocalInvocationID.x;
   red[tid] = v;
   barrier();
   for (uint s = WG / 2; s > 0; s >>= 1) {
-    if (tid < s) red[tid] = is_max ? max(red[tid], red[tid + s]) : red[tid] + red[tid + s];
+    if (tid < s) red[tid] = mix(red[tid] + red[tid + s], max(red[tid], red[tid + s]), is_max);
     barrier();
   }
-  float r = red[0];
+  vec4 r = red[0];
   barrier(); /* everyone has read red[0] before it is written again */
   return r;
 }
 
-/* Row i of head h of image b into row[] (each invocation writes only its own keys). */
+/* Row i of head h of image b into row[] (each invocation writes only its own keys j = tid + k WG).
+ * Each invocation takes the max m and sum l = sum exp(s - m) of its own keys; one tree then merges
+ * the (m, l) pairs (m = max, l = l1 exp(m1 - m) + l2 exp(m2 - m)) and each invocation rescales its
+ * entries by exp(m_own - m) / l: one reduction per row instead of two. */
 void compute_row(uint b, uint h, uint i) {
   uint tid = gl_LocalInvocationID.x;
   uint stride = 3 * p.H * HD;
@@ -73,16 +78,28 @@ void compute_row(uint b, uint h, uint i) {
     row[j] = s;
     m = max(m, s);
   }
-  m = wg_reduce(m, true);
   float l = 0.0;
   for (uint j = tid; j < T; j += WG) {
     float e = exp(row[j] - m);
     row[j] = e;
     l += e;
   }
-  l = wg_reduce(l, false);
-  float inv = 1.0 / l;
-  for (uint j = tid; j < T; j += WG) row[j] *= inv;
+  /* Merge the (m, l) pairs; an invocation without keys has l = 0 and must add nothing (its m is
+   * -inf, and exp(-inf - -inf) would be NaN). */
+  red[tid].xy = vec2(m, l);
+  barrier();
+  for (uint s = WG / 2; s > 0; s >>= 1) {
+    if (tid < s) {
+      vec2 a = red[tid].xy, c = red[tid + s].xy;
+      float mm = max(a.x, c.x);
+      red[tid].xy = vec2(mm, (a.y > 0.0 ? a.y * exp(a.x - mm) : 0.0) + (c.y > 0.0 ? c.y * exp(c.x - mm) : 0.0));
+    }
+    barrier();
+  }
+  vec2 g = red[0].xy;
+  barrier();
+  float f = l > 0.0 ? exp(m - g.x) / g.y : 0.0;
+  for (uint j = tid; j < T; j += WG) row[j] *= f;
 }
 
 void stats(uint b, uint h, uint i) {
@@ -111,14 +128,11 @@ void stats(uint b, uint h, uint i) {
       na += at * at;
     }
   }
-  ent = wg_reduce(ent, false);
-  mx = wg_reduce(mx, true);
-  dnum = wg_reduce(dnum, false);
-  dden = wg_reduce(dden, false);
+  vec4 r1 = wg_reduce(vec4(ent, dnum, dden, mx), bvec4(false, false, false, true));
+  ent = r1.x, dnum = r1.y, dden = r1.z, mx = r1.w;
   if (HAS_ROWS != 0) {
-    dot = wg_reduce(dot, false);
-    nm = wg_reduce(nm, false);
-    na = wg_reduce(na, false);
+    vec4 r2 = wg_reduce(vec4(dot, nm, na, 0.0), bvec4(false));
+    dot = r2.x, nm = r2.y, na = r2.z;
   }
   /* Top-k: each round every invocation offers its largest remaining weight (lowest index on ties). */
   float top = 0.0;
@@ -130,17 +144,17 @@ void stats(uint b, uint h, uint i) {
         bv = row[j];
         bi = j;
       }
-    red[tid] = bv;
+    red[tid].x = bv;
     redi[tid] = bi;
     barrier();
     for (uint s = WG / 2; s > 0; s >>= 1) {
-      if (tid < s && (red[tid + s] > red[tid] || (red[tid + s] == red[tid] && redi[tid + s] < redi[tid]))) {
-        red[tid] = red[tid + s];
+      if (tid < s && (red[tid + s].x > red[tid].x || (red[tid + s].x == red[tid].x && redi[tid + s] < redi[tid]))) {
+        red[tid].x = red[tid + s].x;
         redi[tid] = redi[tid + s];
       }
       barrier();
     }
-    float v = red[0];
+    float v = red[0].x;
     uint w = redi[0];
     barrier();
     top += v;

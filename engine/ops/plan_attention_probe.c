@@ -24,7 +24,8 @@ fv_status fv_plan_attention_probe(fv_plan_ctx *c) {
     return fv_fail(c->err, "attention_probe %s: needs workgroups of %u invocations, device allows %u", n->name, wg,
                    c->caps->max_workgroup_invocations);
   const uint64_t acc = mode == FV_PROBE_STATS ? 1 : (uint64_t)T;
-  const uint64_t shared = 4u * ((uint64_t)T + acc + 2u * wg + (uint64_t)D);
+  /* row[T], acc[ACC], red (vec4) and redi per invocation, qs[D] (attention_probe.comp) */
+  const uint64_t shared = 4u * ((uint64_t)T + acc + 5u * wg + (uint64_t)D);
   if (shared > c->caps->max_shared_bytes)
     return fv_fail(c->err,
                    "attention_probe %s: %lld tokens need %llu bytes of shared memory, device has %u (the probe keeps "
