@@ -15,6 +15,7 @@ int fv_cmd_eval(int argc, char **argv);
 int fv_cmd_corrupt(int argc, char **argv);
 int fv_cmd_robustness(int argc, char **argv);
 int fv_cmd_filter(int argc, char **argv);
+int fv_cmd_attention(int argc, char **argv);
 
 /* Prints "fovea: error: <msg>" on stderr and returns the exit status 1. */
 int fv_cli_error(const char *msg);

@@ -14,6 +14,7 @@ static const struct {
     {"devices", fv_cmd_devices, "list Vulkan devices with the features and limits Fovea uses"},
     {"classify", fv_cmd_classify, "classify images with a timm ViT/DeiT model"},
     {"eval", fv_cmd_eval, "accuracy on a labelled data set (IDX or ImageFolder)"},
+    {"attention", fv_cmd_attention, "attention maps, rollout, distance, entropy and ADL diversity per layer/head"},
     {"robustness", fv_cmd_robustness, "corruption robustness: errors, CE, mCE; resumable, shardable"},
     {"corrupt", fv_cmd_corrupt, "write ImageNet-C corrupted copies of images (19 corruptions, 5 severities)"},
     {"bench", fv_cmd_bench, "benchmark a model architecture with random weights"},
