@@ -130,10 +130,15 @@ static void run_node(cpu_exec *cx, int i) {
       fv_ref_crop_normalize(a, out, dim(n0, 0), dim(n0, 1), dim(n0, 2), n->p.crop.top, n->p.crop.left, dim(n, 1),
                             dim(n, 2), n->p.crop.mean, n->p.crop.std);
       break;
-    case FV_OP_STENCIL:
-      fv_ref_stencil(a, b, dim(node_at(cx, s1), 0), out, dim(n0, 0), dim(n0, 1), dim(n0, 2), dim(n0, 3),
-                     n->p.image.border);
+    case FV_OP_STENCIL: {
+      /* taps [T, 3] for every image, or [B, T, 3]: one call per image with its own rows */
+      const fv_node *t = node_at(cx, s1);
+      const int64_t per = t->ndim == 3 ? dim(n0, 0) : 1, T = dim(t, t->ndim - 2), img = fv_node_numel(n0) / dim(n0, 0);
+      for (int64_t k = 0; k < per; k++)
+        fv_ref_stencil(a + k * img, b + k * T * 3, T, out + k * img, dim(n0, 0) / per, dim(n0, 1), dim(n0, 2),
+                       dim(n0, 3), n->p.image.border);
       break;
+    }
     case FV_OP_SAMPLE:
       fv_ref_sample(a, b, dim(node_at(cx, s1), 0), out, dim(n0, 0), dim(n0, 1), dim(n0, 2), dim(n0, 3), dim(n, 1),
                     dim(n, 2), n->p.image.border, n->p.image.scale);

@@ -401,8 +401,15 @@ int fv_stencil(fv_graph *g, int image, int taps, fv_border border) {
   if (!check_image(g, "stencil", image) || !check_src(g, "stencil", taps, 0) || !check_border(g, "stencil", border))
     return -1;
   const fv_node *t = node(g, taps);
+  /* Per-image taps [B, T, 3] are data computed or written at run time: not checked here. */
+  if (t->ndim == 3 && t->shape[0] == node(g, image)->shape[0] && t->shape[1] >= 1 && t->shape[2] == 3) {
+    int i = push(g, FV_OP_STENCIL, 4, node(g, image)->shape, image, taps, -1);
+    if (i >= 0) g->nodes[i].p.image.border = border;
+    return i;
+  }
   if (t->op != FV_OP_WEIGHT || t->ndim != 2 || t->shape[1] != 3 || !t->data)
-    return fail(g, "graph: stencil taps %s must be a WEIGHT [T, 3] of (dy, dx, w) rows", t->name);
+    return fail(g, "graph: stencil taps %s must be a WEIGHT [T, 3] of (dy, dx, w) rows, or [B, T, 3] per image",
+                t->name);
   /* Offsets are integers; kernels read them from the weight buffer, so they must also be exact in
    * fp16 storage (|d| <= 2048). */
   for (int64_t r = 0; r < t->shape[0]; r++)

@@ -65,7 +65,10 @@ typedef enum fv_op {
    * order in fp32. src1 = taps, a WEIGHT [T, 3] of (dy, dx, w) rows (dy, dx integers). Covers
    * separable blurs (two nodes: a 1xk row then a kx1 column), 2-D kernels (defocus disk),
    * ray kernels (motion blur), box filters. Offsets must be integers within +-2048 (exact in
-   * fp16 storage); a tap reading outside with FV_BORDER_ZERO adds nothing. */
+   * fp16 storage); a tap reading outside with FV_BORDER_ZERO adds nothing.
+   * Per-image taps: src1 may instead be any F32 node [B, T, 3] (B = the image batch; an INPUT,
+   * say), image b using rows [b]; those offsets are not checked when the graph is built, so they
+   * are read as trunc(clamp(d, -2048, 2048)), NaN as 0. */
   FV_OP_STENCIL,
   /* Mean of bilinear samples: out[b, y, x, c] = scale * sum_l bilinear(src0[b], ay_l*y + by_l,
    * ax_l*x + bx_l, c), with src1 a WEIGHT [L, 4] of (ay, by, ax, bx) rows, out [B, OH, OW, C].

@@ -309,6 +309,72 @@ static void test_stencil(void) {
       }
 }
 
+/* A plain per-value stencil written from graph.h's definition (per-image taps: image b reads rows
+ * [b], offsets trunc(clamp(d, -2048, 2048)), NaN 0): what the CPU reference must give exactly. */
+static int64_t naive_offset(float d) { return d != d ? 0 : d < -2048.0f ? -2048 : d > 2048.0f ? 2048 : (int64_t)d; }
+
+static void naive_stencil(const float *x, const float *taps, int64_t T, int per_image, float *out, shape4 sh,
+                          fv_border m) {
+  for (int64_t b = 0; b < sh.B; b++)
+    for (int64_t y = 0; y < sh.H; y++)
+      for (int64_t xx = 0; xx < sh.W; xx++)
+        for (int64_t c = 0; c < sh.C; c++) {
+          const float *t = taps + (per_image ? b * T * 3 : 0);
+          float acc = 0.0f;
+          for (int64_t k = 0; k < T; k++) {
+            int64_t sy = fv_ref_border(y + naive_offset(t[3 * k]), sh.H, m);
+            int64_t sx = fv_ref_border(xx + naive_offset(t[3 * k + 1]), sh.W, m);
+            if (sy >= 0 && sx >= 0) acc += t[3 * k + 2] * x[((b * sh.H + sy) * sh.W + sx) * sh.C + c];
+          }
+          out[((b * sh.H + y) * sh.W + xx) * sh.C + c] = acc;
+        }
+}
+
+/* Images large enough for the kernels' inside fast path and partial runs of 4 pixels (W odd),
+ * C = 3 and 5 (more channels than one invocation holds); constant taps and per-image taps [B, T, 3]
+ * (an INPUT, with out-of-contract offsets in the last image). CPU vs the plain loop exactly,
+ * Vulkan vs CPU to rounding. */
+static void test_stencil_wide(void) {
+  static const shape4 shapes[2] = {{3, 19, 37, 3}, {3, 9, 23, 5}};
+  enum { T = 7 };
+  float taps[3][T * 3];
+  for (int b = 0; b < 3; b++)
+    for (int k = 0; k < T; k++) {
+      taps[b][3 * k] = (float)((k * (b + 2)) % 7 - 3);
+      taps[b][3 * k + 1] = (float)((k * (2 * b + 3)) % 11 - 5);
+      taps[b][3 * k + 2] = 0.05f + 0.1f * (float)((k + b) % 5);
+    }
+  taps[2][1] = 2.5f, taps[2][3] = NAN, taps[2][7] = -5000.0f, taps[2][9] = 1e9f;
+  for (int s = 0; s < (g_quick ? 1 : 2); s++)
+    for (int per_image = 0; per_image < 2; per_image++)
+      for (int m = 0; m < 4; m++) {
+        if (g_quick && m % 2 != per_image) continue;
+        const shape4 sh = shapes[s];
+        fv_graph g;
+        fv_graph_init(&g);
+        int64_t is[4] = {sh.B, sh.H, sh.W, sh.C}, ts2[2] = {T, 3}, ts3[3] = {sh.B, T, 3};
+        int in = fv_input(&g, "x", FV_F32, 4, is);
+        int tn = per_image ? fv_input(&g, "taps", FV_F32, 3, ts3) : fv_weight(&g, "taps", 2, ts2, taps[0], FV_F32, 1);
+        int out = fv_stencil(&g, in, tn, (fv_border)m);
+        fv_mark_output(&g, out);
+        size_t n = (size_t)(sh.B * sh.H * sh.W * sh.C);
+        float *x = rand_floats(n, -2.0f, 3.0f), *want = malloc(n * sizeof *want), *got = malloc(n * sizeof *got);
+        if (!want || !got) abort();
+        feed f[2] = {{in, x, n}, {tn, taps, (size_t)sh.B * T * 3}};
+        char what[96];
+        snprintf(what, sizeof what, "stencil %lldx%lldx%lld %s %s", (long long)sh.H, (long long)sh.W, (long long)sh.C,
+                 per_image ? "per-image taps" : "constant taps", g_border_names[m]);
+        naive_stencil(x, &taps[0][0], T, per_image, want, sh, (fv_border)m);
+        cpu_run(&g, f, per_image ? 2 : 1, out, got, what);
+        compare(got, want, n, CMP_EXACT, 0, what);
+        if (g_dev) check_graph(&g, out, f, per_image ? 2 : 1, CMP_REL, TOL32, TOL16, what);
+        free(x);
+        free(want);
+        free(got);
+        fv_graph_free(&g);
+      }
+}
+
 static void test_sample(void) {
   /* zoom blur-like rows (ay, by, ax, bx), one reaching far outside */
   static const float rows[] = {1.0f,  0.0f, 1.0f,  0.0f, 0.9f,  0.35f, 0.87f, 0.7f,
@@ -699,6 +765,7 @@ int main(void) {
   }
   printf("device: %s\n", fv_device_get_info(g_dev)->name);
   test_stencil();
+  test_stencil_wide();
   test_sample();
   test_warp();
   test_pixel();

@@ -12,6 +12,7 @@
  * made already; planners only re-check what a kernel's indexing relies on. */
 #include <string.h>
 
+#include "../dtype.h"
 #include "../ref/ref.h"
 #include "plan_internal.h"
 
@@ -35,20 +36,52 @@ static void push_rng(fv_dispatch *d, const fv_rng_params *r) {
   fv_dispatch_push(d, r->stream);
 }
 
+/* The box of pixels [ylo, yhi) x [xlo, xhi) whose every tap reads inside the image, from
+ * constant taps' host data; empty for per-image taps (known at run time only). */
+static void stencil_inside_box(const fv_node *taps, int64_t H, int64_t W, uint32_t box[4]) {
+  memset(box, 0, 4 * sizeof *box);
+  if (taps->ndim != 2 || !taps->data) return;
+  int64_t dy_min = 0, dy_max = 0, dx_min = 0, dx_max = 0;
+  for (int64_t t = 0; t < taps->shape[0]; t++) {
+    float d[2];
+    fv_convert_to_f32((const char *)taps->data + (size_t)(3 * t) * fv_dtype_size(taps->data_dtype), taps->data_dtype, d,
+                      2);
+    const int64_t dy = (int64_t)d[0], dx = (int64_t)d[1]; /* integers within +-2048 (graph.c) */
+    if (t == 0 || dy < dy_min) dy_min = dy;
+    if (t == 0 || dy > dy_max) dy_max = dy;
+    if (t == 0 || dx < dx_min) dx_min = dx;
+    if (t == 0 || dx > dx_max) dx_max = dx;
+  }
+  const int64_t ylo = dy_min < 0 ? -dy_min : 0, yhi = dy_max > 0 ? H - dy_max : H;
+  const int64_t xlo = dx_min < 0 ? -dx_min : 0, xhi = dx_max > 0 ? W - dx_max : W;
+  if (ylo >= yhi || xlo >= xhi) return;
+  box[0] = (uint32_t)ylo, box[1] = (uint32_t)yhi, box[2] = (uint32_t)xlo, box[3] = (uint32_t)xhi;
+}
+
 fv_status fv_plan_stencil(fv_plan_ctx *c) {
   const fv_node *n = c->n, *im = fv_plan_src(c, 0), *taps = fv_plan_src(c, 1);
   if (check_image(c, im)) return FV_ERR;
-  if (taps->ndim != 2 || taps->shape[1] != 3) return fv_fail(c->err, "stencil %s: taps must be [T, 3]", n->name);
-  int64_t total = fv_node_numel(n);
+  const int per_image = taps->ndim == 3;
+  if (per_image ? taps->shape[0] != im->shape[0] || taps->shape[2] != 3 : taps->ndim != 2 || taps->shape[1] != 3)
+    return fv_fail(c->err, "stencil %s: taps must be [T, 3] or [B, T, 3]", n->name);
+  const int64_t C = im->shape[3], T = taps->shape[taps->ndim - 2];
+  const uint32_t cpi = C <= 4 ? (uint32_t)C : 1u;
+  /* one invocation per run of 4 pixels along x (stencil.comp's XB) and group of cpi channels */
+  int64_t total = im->shape[0] * im->shape[1] * (int64_t)fv_ceil_div((uint64_t)im->shape[2], 4) * (C / cpi);
   fv_dispatch *d = per_value(c, "stencil", total);
   if (!d) return FV_ERR;
+  uint32_t box[4];
+  stencil_inside_box(taps, im->shape[1], im->shape[2], box);
   fv_dispatch_bind(d, 0);
   fv_dispatch_bind(d, 1);
   fv_dispatch_bind(d, FV_BIND_OUT);
   fv_dispatch_spec(d, (uint32_t)n->p.image.border);
+  fv_dispatch_spec(d, cpi);
   fv_dispatch_push(d, (uint32_t)total);
   for (int k = 1; k < 4; k++) fv_dispatch_push(d, (uint32_t)im->shape[k]);
-  fv_dispatch_push(d, (uint32_t)taps->shape[0]);
+  fv_dispatch_push(d, (uint32_t)T);
+  fv_dispatch_push(d, per_image ? (uint32_t)(T * 3) : 0u);
+  for (int k = 0; k < 4; k++) fv_dispatch_push(d, box[k]);
   return FV_OK;
 }
 
