@@ -49,6 +49,14 @@ static void add_scaled(float *restrict o, const float *restrict s, float w, int6
   for (; j < n; j++) o[j] += w * s[j];
 }
 
+/* A tap offset as an integer: graph.c checked constant taps (integers within +-2048); per-image
+ * taps are run-time data, so anything else is truncated and clamped (NaN: 0) as graph.h says. */
+static int64_t tap_offset(float d) {
+  if (!(d >= -2048.0f)) d = d != d ? 0.0f : -2048.0f;
+  if (d > 2048.0f) d = 2048.0f;
+  return (int64_t)d;
+}
+
 /* Output row y of one image. The row starts at zero and every tap, in tap order, adds w times
  * the source row shifted by dx, so each value still sums its taps in tap order in fp32, as the
  * kernel does. The columns whose source x + dx lies inside the image are one contiguous run read
@@ -58,8 +66,7 @@ static void stencil_row(const float *im, const float *taps, int64_t T, float *o,
                         int64_t C, fv_border border) {
   for (int64_t j = 0; j < W * C; j++) o[j] = 0.0f;
   for (int64_t t = 0; t < T; t++) {
-    /* graph.c guarantees integer offsets within +-2048 */
-    const int64_t dy = (int64_t)taps[3 * t], dx = (int64_t)taps[3 * t + 1];
+    const int64_t dy = tap_offset(taps[3 * t]), dx = tap_offset(taps[3 * t + 1]);
     const float w = taps[3 * t + 2];
     const int64_t yy = fv_ref_border(y + dy, H, border);
     if (yy < 0) continue;
