@@ -89,13 +89,17 @@ fv_status fv_plan_sample(fv_plan_ctx *c) {
   const fv_node *n = c->n, *im = fv_plan_src(c, 0), *table = fv_plan_src(c, 1);
   if (check_image(c, im)) return FV_ERR;
   if (table->ndim != 2 || table->shape[1] != 4) return fv_fail(c->err, "sample %s: table must be [L, 4]", n->name);
-  int64_t total = fv_node_numel(n);
+  /* one invocation per run of 4 output pixels along x (sample.comp's XB) and group of cpi channels */
+  const int64_t C = im->shape[3];
+  const uint32_t cpi = C <= 4 ? (uint32_t)C : 1u;
+  int64_t total = n->shape[0] * n->shape[1] * (int64_t)fv_ceil_div((uint64_t)n->shape[2], 4) * (C / cpi);
   fv_dispatch *d = per_value(c, "sample", total);
   if (!d) return FV_ERR;
   fv_dispatch_bind(d, 0);
   fv_dispatch_bind(d, 1);
   fv_dispatch_bind(d, FV_BIND_OUT);
   fv_dispatch_spec(d, (uint32_t)n->p.image.border);
+  fv_dispatch_spec(d, cpi);
   fv_dispatch_push(d, (uint32_t)total);
   for (int k = 1; k < 4; k++) fv_dispatch_push(d, (uint32_t)im->shape[k]);
   fv_dispatch_push(d, (uint32_t)n->shape[1]);
@@ -108,7 +112,10 @@ fv_status fv_plan_sample(fv_plan_ctx *c) {
 fv_status fv_plan_warp(fv_plan_ctx *c) {
   const fv_node *n = c->n, *im = fv_plan_src(c, 0), *dy = fv_plan_src(c, 1);
   if (check_image(c, im)) return FV_ERR;
-  int64_t total = fv_node_numel(n);
+  /* one invocation per pixel and group of cpi channels */
+  const int64_t C = im->shape[3];
+  const uint32_t cpi = C <= 4 ? (uint32_t)C : 1u;
+  int64_t total = fv_node_numel(n) / cpi;
   fv_dispatch *d = per_value(c, "warp", total);
   if (!d) return FV_ERR;
   fv_dispatch_bind(d, 0);
@@ -116,6 +123,7 @@ fv_status fv_plan_warp(fv_plan_ctx *c) {
   fv_dispatch_bind(d, 2);
   fv_dispatch_bind(d, FV_BIND_OUT);
   fv_dispatch_spec(d, (uint32_t)n->p.image.border);
+  fv_dispatch_spec(d, cpi);
   fv_dispatch_push(d, (uint32_t)total);
   for (int k = 1; k < 4; k++) fv_dispatch_push(d, (uint32_t)im->shape[k]);
   fv_dispatch_push(d, (uint32_t)dy->shape[0]);

@@ -2,6 +2,9 @@
  * sample.comp, warp.comp): the GLSL of fv_ref_border() and bilinear() in engine/ref/ref_image.c,
  * operation for operation (read the contract in engine/graph.h, fv_border).
  *
+ * fv_axis_at / fv_bilinear_at split the interpolation by axis for kernels whose outputs share
+ * rows or columns.
+ *
  * The including file defines fv_src(idx), the idx-th value of the image being read, as float.
  * Images are [B, H, W, C]; callers pass the flat index of (b, 0, 0, c) as `base`. */
 #ifndef FV_IMAGE_GLSL
@@ -57,6 +60,32 @@ float fv_bilinear(uint base, uint H, uint W, uint C, float cy, float cx, uint mo
   precise float top = (1.0 - tx) * v00 + tx * v01;
   precise float bottom = (1.0 - tx) * v10 + tx * v11;
   precise float r = (1.0 - ty) * top + ty * bottom;
+  return r;
+}
+
+/* The same interpolation split by axis (ref_image.c's bilinear_axis): a coordinate becomes two
+ * source indices (-1: reads as zero) and the second one's weight, so kernels that share a row
+ * or a column between outputs set that axis up once. Same operations as fv_bilinear. */
+struct fv_axis {
+  int i0, i1;
+  float t;
+};
+
+fv_axis fv_axis_at(float v, int n, uint mode) {
+  v = fv_clamp_coord(v);
+  float f = floor(v);
+  precise float t = v - f;
+  int i = int(f);
+  return fv_axis(fv_border(i, n, mode), fv_border(i + 1, n, mode), t);
+}
+
+/* Value at (ay, ax) of the channel whose (0, 0) is at base. */
+float fv_bilinear_at(uint base, fv_axis ay, fv_axis ax, uint W, uint C) {
+  float v00 = fv_texel(base, ay.i0, ax.i0, W, C), v01 = fv_texel(base, ay.i0, ax.i1, W, C);
+  float v10 = fv_texel(base, ay.i1, ax.i0, W, C), v11 = fv_texel(base, ay.i1, ax.i1, W, C);
+  precise float top = (1.0 - ax.t) * v00 + ax.t * v01;
+  precise float bottom = (1.0 - ax.t) * v10 + ax.t * v11;
+  precise float r = (1.0 - ay.t) * top + ay.t * bottom;
   return r;
 }
 
