@@ -10,9 +10,9 @@
  * back is a plain cast. Both executors (Vulkan and the CPU one) run the same graph; there is
  * no private CPU path.
  *
- * Motion blur and snow draw one angle per image, so their ray kernel differs per image; the
- * STENCIL op takes its taps as a constant weight, so these two run one image per graph and
- * build that small graph for every image (a per-image-taps STENCIL would let them batch).
+ * Motion blur and snow draw one angle per image, so their ray kernel differs per image: the
+ * host fills those rays into a per-image taps input [B, T, 3] of their STENCIL node, so they
+ * batch and their graphs are recorded once like the others'.
  *
  * Not here: the parameter tables (corrupt_params.c), the host algorithms themselves
  * (corrupt_glass.c, corrupt_frost.c, corrupt_spatter.c, jpeg.c), file I/O (apps/). */
@@ -44,10 +44,13 @@ typedef struct plan {
   fv_graph g;
   fv_exec *ex;
   int image, keys, out;
-  int aux[2];      /* host-filled inputs (-1 when unused) */
-  int aux_ch[2];   /* their channel counts */
+  int aux[2];    /* host-filled inputs (-1 when unused) */
+  int aux_ch[2]; /* their channel counts */
+  int taps;      /* motion blur, snow: the per-image ray taps input [B, ray_taps, 3], else -1 */
+  int ray_taps;
   float *host_img; /* batch * H * W * 3 */
   float *host_aux[2];
+  float *host_taps;
   uint32_t *host_keys;
   float *host_out;
 } plan;
@@ -330,6 +333,25 @@ static double draw_angle(const fv_corruptor *cr, int c, int severity, uint32_t k
   return c == FV_SNOW ? -135.0 + 90.0 * u : -45.0 + 90.0 * u;
 }
 
+/* The ray of motion blur (over the image) or snow (over its zoomed snow layer): radius, sigma
+ * and the size of what it blurs. */
+static void zoom_row(int H, int W, double z, float row[4], int *oh, int *ow);
+static void ray_layout(const fv_corruptor *cr, int c, int severity, int H, int W, int *radius, double *sigma, int *lh,
+                       int *lw) {
+  const double *v = fv_corrupt_params(cr->opt.table, c, severity);
+  *lh = H, *lw = W;
+  if (c == FV_MOTION_BLUR) {
+    *radius = (int)v[0], *sigma = v[1];
+    return;
+  }
+  float row[4];
+  int oh, ow;
+  zoom_row(H, W, v[2], row, &oh, &ow);
+  *lh = oh < H ? H : oh; /* as build_body sizes the snow layer */
+  *lw = ow < W ? W : ow;
+  *radius = (int)v[4], *sigma = v[5];
+}
+
 /* clipped_zoom's crop and scipy.ndimage.zoom (order 1, corner-aligned) as one SAMPLE row
  * (ay, by, ax, bx), and the zoomed size (spec 3.5). */
 static void zoom_row(int H, int W, double z, float row[4], int *oh, int *ow) {
@@ -397,7 +419,6 @@ static float *nearest_table(int in, int out) {
 typedef struct build_ctx {
   fv_corruptor *cr;
   plan *p;
-  double angle; /* motion blur / snow: this graph's image angle */
 } build_ctx;
 
 static int next_pow2(int v) {
@@ -432,10 +453,7 @@ static int build_body(build_ctx *bc, fv_graph *g, int x, int keys) {
     case FV_DEFOCUS_BLUR:
       return pixel(g, defocus_graph(g, x, v[0], v[1]), -1, -1, -1, FV_PIXEL_QUANTIZE, 1, 0, 0, 0, NULL);
     case FV_MOTION_BLUR: {
-      float taps[3 * 64];
-      int radius = (int)v[0];
-      motion_taps(radius, v[1], bc->angle, H, W, taps);
-      int y = fv_stencil(g, x, weight_rows(g, "motion.ray", taps, 2 * radius + 1, 3), FV_BORDER_NEAREST);
+      int y = fv_stencil(g, x, p->taps, FV_BORDER_NEAREST); /* per-image rays (fill_rays) */
       return pixel(g, y, -1, -1, -1, FV_PIXEL_QUANTIZE, 1, 0, 0, 0, NULL);
     }
     case FV_ZOOM_BLUR: {
@@ -461,10 +479,7 @@ static int build_body(build_ctx *bc, fv_graph *g, int x, int keys) {
       if (ow < W) ow = W;
       S = fv_sample(g, S, weight_rows(g, "snow.zoom", row, 1, 4), oh, ow, FV_BORDER_NEAREST, 1.0f);
       S = pixel(g, S, -1, -1, -1, FV_PIXEL_THRESHOLD, v[3], 1, 0, 0, NULL);
-      float taps[3 * 64];
-      int radius = (int)v[4];
-      motion_taps(radius, v[5], bc->angle, oh, ow, taps);
-      S = fv_stencil(g, S, weight_rows(g, "snow.ray", taps, 2 * radius + 1, 3), FV_BORDER_NEAREST);
+      S = fv_stencil(g, S, p->taps, FV_BORDER_NEAREST); /* per-image rays (fill_rays) */
       S = pixel(g, S, -1, -1, -1, FV_PIXEL_ROUND255, 0, 0, 0, 0, NULL);
       return pixel(g, x, S, -1, -1, FV_PIXEL_SNOW, v[6], 0, 0, 0, NULL);
     }
@@ -574,10 +589,11 @@ static void plan_free(plan *p) {
   free(p->host_aux[1]);
   free(p->host_keys);
   free(p->host_out);
+  free(p->host_taps);
   memset(p, 0, sizeof *p);
 }
 
-static fv_status plan_build(fv_corruptor *cr, plan *p, double angle, fv_error *err) {
+static fv_status plan_build(fv_corruptor *cr, plan *p, fv_error *err) {
   const int B = p->batch, H = p->height, W = p->width;
   size_t hw = (size_t)H * W;
   fv_graph *g = &p->g;
@@ -592,7 +608,16 @@ static fv_status plan_build(fv_corruptor *cr, plan *p, double angle, fv_error *e
       int64_t ashape[4] = {B, H, W, p->aux_ch[k]};
       p->aux[k] = fv_input(g, k ? "corrupt.aux1" : "corrupt.aux0", FV_F32, 4, ashape);
     }
-  build_ctx bc = {cr, p, angle};
+  p->taps = -1;
+  if (p->c == FV_MOTION_BLUR || p->c == FV_SNOW) {
+    int radius, lh, lw;
+    double sigma;
+    ray_layout(cr, p->c, p->severity, H, W, &radius, &sigma, &lh, &lw);
+    p->ray_taps = 2 * radius + 1;
+    int64_t tshape[3] = {B, p->ray_taps, 3};
+    p->taps = fv_input(g, "corrupt.rays", FV_F32, 3, tshape);
+  }
+  build_ctx bc = {cr, p};
   p->out = build_body(&bc, g, p->image, p->keys);
   if (g->status || p->out < 0) {
     fv_status st = g->status ? fv_fail(err, "corrupt: %s: %s", fv_corruption_name(p->c), g->error.msg)
@@ -608,8 +633,9 @@ static fv_status plan_build(fv_corruptor *cr, plan *p, double angle, fv_error *e
   p->host_keys = malloc(sizeof(uint32_t) * B);
   for (int k = 0; k < 2; k++)
     if (p->aux_ch[k]) p->host_aux[k] = malloc(sizeof(float) * B * hw * p->aux_ch[k]);
+  if (p->taps >= 0) p->host_taps = malloc(sizeof(float) * B * p->ray_taps * 3);
   if (!p->host_img || !p->host_out || !p->host_keys || (p->aux_ch[0] && !p->host_aux[0]) ||
-      (p->aux_ch[1] && !p->host_aux[1])) {
+      (p->aux_ch[1] && !p->host_aux[1]) || (p->taps >= 0 && !p->host_taps)) {
     plan_free(p);
     return fv_fail(err, "corrupt: out of memory for a batch of %d %dx%d images", B, H, W);
   }
@@ -623,7 +649,7 @@ static fv_status plan_build(fv_corruptor *cr, plan *p, double angle, fv_error *e
 }
 
 /* The recorded graph for (c, severity, batch, H, W), built on a miss into the least recently
- * used slot. Motion blur and snow bypass the cache (one graph per image and angle). */
+ * used slot. */
 static fv_status plan_get(fv_corruptor *cr, int c, int severity, int batch, int H, int W, plan **out, fv_error *err) {
   plan *victim = &cr->cache[0];
   for (int i = 0; i < CACHE_SLOTS; i++) {
@@ -637,7 +663,7 @@ static fv_status plan_get(fv_corruptor *cr, int c, int severity, int batch, int 
   }
   plan_free(victim);
   *victim = (plan){.used = 1, .c = c, .severity = severity, .batch = batch, .height = H, .width = W};
-  if (plan_build(cr, victim, 0.0, err)) return FV_ERR;
+  if (plan_build(cr, victim, err)) return FV_ERR;
   victim->last_use = ++cr->tick;
   *out = victim;
   return FV_OK;
@@ -688,6 +714,15 @@ static void affine_field(const fv_corruptor *cr, int severity, uint32_t key, int
       dx[(size_t)y * W + x] = (float)(sx - x);
       dy[(size_t)y * W + x] = (float)(sy - y);
     }
+}
+
+/* Image slot's ray (motion blur, snow) at its key's angle, into the per-image taps. */
+static void fill_rays(const fv_corruptor *cr, plan *p, int slot, uint32_t key) {
+  int radius, lh, lw;
+  double sigma;
+  ray_layout(cr, p->c, p->severity, p->height, p->width, &radius, &sigma, &lh, &lw);
+  motion_taps(radius, sigma, draw_angle(cr, p->c, p->severity, key), lh, lw,
+              p->host_taps + (size_t)slot * p->ray_taps * 3);
 }
 
 static fv_status fill_aux(fv_corruptor *cr, plan *p, int slot, uint32_t key, fv_error *err) {
@@ -820,7 +855,11 @@ static fv_status run_chunk(fv_corruptor *cr, plan *p, const fv_image *in, const 
     if (b < n) {
       widen(&in[src], p->host_img + b * hw * 3);
       if ((p->aux_ch[0] || p->aux_ch[1]) && fill_aux(cr, p, b, keys[src], err)) return FV_ERR;
+      if (p->taps >= 0) fill_rays(cr, p, b, keys[src]);
     } else {
+      if (p->taps >= 0)
+        memcpy(p->host_taps + (size_t)b * p->ray_taps * 3, p->host_taps + (size_t)(n - 1) * p->ray_taps * 3,
+               sizeof(float) * p->ray_taps * 3);
       memcpy(p->host_img + b * hw * 3, p->host_img + (size_t)(n - 1) * hw * 3, sizeof(float) * hw * 3);
       for (int k = 0; k < 2; k++)
         if (p->aux_ch[k])
@@ -831,6 +870,8 @@ static fv_status run_chunk(fv_corruptor *cr, plan *p, const fv_image *in, const 
   }
   if (fv_exec_write(p->ex, p->image, p->host_img, (size_t)p->batch * hw * 3, err) ||
       fv_exec_write(p->ex, p->keys, p->host_keys, (size_t)p->batch, err))
+    return FV_ERR;
+  if (p->taps >= 0 && fv_exec_write(p->ex, p->taps, p->host_taps, (size_t)p->batch * p->ray_taps * 3, err))
     return FV_ERR;
   for (int k = 0; k < 2; k++)
     if (p->aux[k] >= 0 && fv_exec_write(p->ex, p->aux[k], p->host_aux[k], (size_t)p->batch * hw * p->aux_ch[k], err))
@@ -887,13 +928,6 @@ fv_status fv_corrupt_images(fv_corruptor *cr, int c, int severity, const fv_imag
   fv_status st = FV_OK;
   if (c == FV_JPEG_COMPRESSION) {
     for (int i = 0; i < n && !st; i++) st = run_jpeg(cr, severity, &in[i], &out[i], err);
-  } else if (c == FV_MOTION_BLUR || c == FV_SNOW) {
-    for (int i = 0; i < n && !st; i++) {
-      plan p = {.used = 1, .c = c, .severity = severity, .batch = 1, .height = H, .width = W};
-      st = plan_build(cr, &p, draw_angle(cr, c, severity, keys[i]), err);
-      if (!st) st = run_chunk(cr, &p, &in[i], &keys[i], 1, &out[i], err);
-      plan_free(&p);
-    }
   } else {
     size_t per_image = (size_t)H * W * 3 * sizeof(float);
     int batch = cr->opt.batch < n ? cr->opt.batch : n;

@@ -9,8 +9,8 @@
  * glass blur's copy chain (as a displacement map the GPU applies), spatter's water mode (Canny,
  * distance transform, equalizeHist), frost texture choice and crop, the 32/64-px tables'
  * elastic affine map; JPEG is a host round trip (libjpeg-turbo: baseline, 4:2:0, ISLOW, quality
- * from the table). Motion blur and snow draw one angle per image and the engine's stencil takes
- * one set of taps per graph, so they run one image per (small, rebuilt) graph.
+ * from the table). Motion blur and snow draw one angle per image: the host computes each image's
+ * ray and their stencil reads it from a per-image taps input, so they batch like the others.
  *
  * Randomness: counter-based Philox (engine/philox.h) keyed by (seed, image key), counter
  * (corruption, severity, stream, draw index): the same seed and key give the same draws on
