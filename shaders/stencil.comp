@@ -5,9 +5,9 @@
  * their buffer, (dy, dx, w) per row, image b's rows starting at b * tap_stride (0 when every
  * image shares one list).
  *
- * One invocation per run of XB = 4 pixels along x and group of CPI channels (CPI = C when
- * C <= 4, else 1; a specialization constant, so the loops unroll): each tap's loads and row
- * arithmetic are shared by up to 16 outputs. Runs inside the box [ylo, yhi) x [xlo, xhi), where
+ * One invocation per run of XB pixels along x and group of CPI channels (CPI = C when C <= 4,
+ * else 1; XB = 8 for CPI = 1, else 4; specialization constants, so the loops unroll): each tap's
+ * loads and row arithmetic are shared by 8 to 16 outputs. Runs inside the box [ylo, yhi) x [xlo, xhi), where
  * the planner found that every tap reads inside the image, take a loop with no border
  * arithmetic at all (one offset per tap); the others the general loop. Both sum the same products in the
  * same order. Per-image taps get an empty box (their offsets are only known at run time) and are
@@ -15,14 +15,14 @@
  *
  * Bindings: 0 image, 1 taps [T, 3] or [B, T, 3], 2 out.
  * Push: total (runs x channel groups), H, W, C, T, tap_stride, ylo, yhi, xlo, xhi.
- * Specialization: 0 BORDER, 1 CPI. */
+ * Specialization: 0 BORDER, 1 CPI, 2 XB. */
 #extension GL_GOOGLE_include_directive : require
 #include "common/fv.glsl"
 
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint BORDER = 0;
 layout(constant_id = 1) const uint CPI = 1;
-const uint XB = 4; /* pixels along x per invocation */
+layout(constant_id = 2) const uint XB = 4;
 
 layout(std430, binding = 0) readonly buffer BufIn { STORE_T img[]; };
 layout(std430, binding = 1) readonly buffer BufT { STORE_T taps[]; };
