@@ -330,14 +330,19 @@ static void naive_stencil(const float *x, const float *taps, int64_t T, int per_
         }
 }
 
-/* Images large enough for the kernels' inside fast path and partial runs of 4 pixels (W odd),
- * C = 3 and 5 (more channels than one invocation holds); constant taps and per-image taps [B, T, 3]
- * (an INPUT, with out-of-contract offsets in the last image). CPU vs the plain loop exactly,
- * Vulkan vs CPU to rounding. */
+/* Images large enough for the kernels' inside fast path and partial runs of 4 or 8 pixels (odd
+ * sizes), C = 3, 5 (more channels than one invocation holds) and 1; scattered constant taps,
+ * per-image taps [B, T, 3] (an INPUT, with out-of-contract offsets in the last image), and line
+ * taps (a row (0, -4..4) and a column (-3..3, 0), the kernels' window path). CPU vs the plain
+ * loop exactly, Vulkan vs CPU to rounding. */
 static void test_stencil_wide(void) {
-  static const shape4 shapes[2] = {{3, 19, 37, 3}, {3, 9, 23, 5}};
-  enum { T = 7 };
-  float taps[3][T * 3];
+  static const shape4 shapes[3] = {{3, 19, 37, 3}, {3, 9, 23, 5}, {2, 29, 21, 1}};
+  static const char *kinds[4] = {"constant taps", "per-image taps", "row line", "column line"};
+  enum { T = 7, TL = 9 };
+  float taps[3][T * 3], row[TL * 3], column[T * 3];
+  for (int k = 0; k < TL; k++) row[3 * k] = 0.0f, row[3 * k + 1] = (float)(k - 4), row[3 * k + 2] = 0.02f * (k + 1);
+  for (int k = 0; k < T; k++)
+    column[3 * k] = (float)(k - 3), column[3 * k + 1] = 0.0f, column[3 * k + 2] = 0.3f - 0.03f * k;
   for (int b = 0; b < 3; b++)
     for (int k = 0; k < T; k++) {
       taps[b][3 * k] = (float)((k * (b + 2)) % 7 - 3);
@@ -345,16 +350,18 @@ static void test_stencil_wide(void) {
       taps[b][3 * k + 2] = 0.05f + 0.1f * (float)((k + b) % 5);
     }
   taps[2][1] = 2.5f, taps[2][3] = NAN, taps[2][7] = -5000.0f, taps[2][9] = 1e9f;
-  for (int s = 0; s < (g_quick ? 1 : 2); s++)
-    for (int per_image = 0; per_image < 2; per_image++)
+  for (int s = 0; s < (g_quick ? 1 : 3); s++)
+    for (int kind = 0; kind < 4; kind++)
       for (int m = 0; m < 4; m++) {
-        if (g_quick && m % 2 != per_image) continue;
+        if (g_quick && m % 4 != kind) continue;
         const shape4 sh = shapes[s];
+        const int per_image = kind == 1, nt = kind == 2 ? TL : T;
+        const float *consts = kind == 2 ? row : kind == 3 ? column : taps[0];
         fv_graph g;
         fv_graph_init(&g);
-        int64_t is[4] = {sh.B, sh.H, sh.W, sh.C}, ts2[2] = {T, 3}, ts3[3] = {sh.B, T, 3};
+        int64_t is[4] = {sh.B, sh.H, sh.W, sh.C}, ts2[2] = {nt, 3}, ts3[3] = {sh.B, T, 3};
         int in = fv_input(&g, "x", FV_F32, 4, is);
-        int tn = per_image ? fv_input(&g, "taps", FV_F32, 3, ts3) : fv_weight(&g, "taps", 2, ts2, taps[0], FV_F32, 1);
+        int tn = per_image ? fv_input(&g, "taps", FV_F32, 3, ts3) : fv_weight(&g, "taps", 2, ts2, consts, FV_F32, 1);
         int out = fv_stencil(&g, in, tn, (fv_border)m);
         fv_mark_output(&g, out);
         size_t n = (size_t)(sh.B * sh.H * sh.W * sh.C);
@@ -363,8 +370,8 @@ static void test_stencil_wide(void) {
         feed f[2] = {{in, x, n}, {tn, taps, (size_t)sh.B * T * 3}};
         char what[96];
         snprintf(what, sizeof what, "stencil %lldx%lldx%lld %s %s", (long long)sh.H, (long long)sh.W, (long long)sh.C,
-                 per_image ? "per-image taps" : "constant taps", g_border_names[m]);
-        naive_stencil(x, &taps[0][0], T, per_image, want, sh, (fv_border)m);
+                 kinds[kind], g_border_names[m]);
+        naive_stencil(x, per_image ? &taps[0][0] : consts, nt, per_image, want, sh, (fv_border)m);
         cpu_run(&g, f, per_image ? 2 : 1, out, got, what);
         compare(got, want, n, CMP_EXACT, 0, what);
         if (g_dev) check_graph(&g, out, f, per_image ? 2 : 1, CMP_REL, TOL32, TOL16, what);

@@ -36,22 +36,33 @@ static void push_rng(fv_dispatch *d, const fv_rng_params *r) {
   fv_dispatch_push(d, r->stream);
 }
 
-/* The box of pixels [ylo, yhi) x [xlo, xhi) whose every tap reads inside the image, from
- * constant taps' host data; empty for per-image taps (known at run time only). */
-static void stencil_inside_box(const fv_node *taps, int64_t H, int64_t W, uint32_t box[4]) {
+enum { LINE_NONE = 0, LINE_ROW, LINE_COLUMN, LINE_MAX_TAPS = 64 };
+
+/* From constant taps' host data: the box of pixels [ylo, yhi) x [xlo, xhi) whose every tap reads
+ * inside the image, and whether the taps are a line (stencil.comp: (dy0, dx0 + t) or (dy0 + t,
+ * dx0) for t = 0..T-1 in that order, 2 <= T <= 64). Per-image taps (known at run time only): an
+ * empty box, no line. */
+static void stencil_shape(const fv_node *taps, int64_t H, int64_t W, uint32_t box[4], uint32_t *line) {
   memset(box, 0, 4 * sizeof *box);
+  *line = LINE_NONE;
   if (taps->ndim != 2 || !taps->data) return;
-  int64_t dy_min = 0, dy_max = 0, dx_min = 0, dx_max = 0;
-  for (int64_t t = 0; t < taps->shape[0]; t++) {
+  const int64_t T = taps->shape[0];
+  int64_t dy_min = 0, dy_max = 0, dx_min = 0, dx_max = 0, dy0 = 0, dx0 = 0;
+  int row = T >= 2 && T <= LINE_MAX_TAPS, column = row;
+  for (int64_t t = 0; t < T; t++) {
     float d[2];
     fv_convert_to_f32((const char *)taps->data + (size_t)(3 * t) * fv_dtype_size(taps->data_dtype), taps->data_dtype, d,
                       2);
     const int64_t dy = (int64_t)d[0], dx = (int64_t)d[1]; /* integers within +-2048 (graph.c) */
+    if (t == 0) dy0 = dy, dx0 = dx;
+    row &= dy == dy0 && dx == dx0 + t;
+    column &= dx == dx0 && dy == dy0 + t;
     if (t == 0 || dy < dy_min) dy_min = dy;
     if (t == 0 || dy > dy_max) dy_max = dy;
     if (t == 0 || dx < dx_min) dx_min = dx;
     if (t == 0 || dx > dx_max) dx_max = dx;
   }
+  *line = row ? LINE_ROW : column ? LINE_COLUMN : LINE_NONE;
   const int64_t ylo = dy_min < 0 ? -dy_min : 0, yhi = dy_max > 0 ? H - dy_max : H;
   const int64_t xlo = dx_min < 0 ? -dx_min : 0, xhi = dx_max > 0 ? W - dx_max : W;
   if (ylo >= yhi || xlo >= xhi) return;
@@ -66,21 +77,25 @@ fv_status fv_plan_stencil(fv_plan_ctx *c) {
     return fv_fail(c->err, "stencil %s: taps must be [T, 3] or [B, T, 3]", n->name);
   const int64_t C = im->shape[3], T = taps->shape[taps->ndim - 2];
   const uint32_t cpi = C <= 4 ? (uint32_t)C : 1u;
-  /* one invocation per run of xb pixels along x and group of cpi channels: 8-16 outputs share each
-   * tap's loads and arithmetic (on lavapipe, 1 -> 4 pixels of C = 3 was 1.5x faster, 8 -> 16 of
-   * C = 1 slower again) */
+  /* one invocation per run of xb pixels (along x, or along y for column lines) and group of cpi
+   * channels: 8-16 outputs share each tap's loads and arithmetic (on lavapipe, 1 -> 4 pixels of
+   * C = 3 was 1.5x faster, 8 -> 16 of C = 1 slower again) */
   const uint32_t xb = cpi == 1 ? 8u : 4u;
-  int64_t total = im->shape[0] * im->shape[1] * (int64_t)fv_ceil_div((uint64_t)im->shape[2], xb) * (C / cpi);
+  uint32_t box[4], line;
+  stencil_shape(taps, im->shape[1], im->shape[2], box, &line);
+  const int64_t runs = line == LINE_COLUMN ? (int64_t)fv_ceil_div((uint64_t)im->shape[1], xb) * im->shape[2]
+                                           : im->shape[1] * (int64_t)fv_ceil_div((uint64_t)im->shape[2], xb);
+  int64_t total = im->shape[0] * runs * (C / cpi);
   fv_dispatch *d = per_value(c, "stencil", total);
   if (!d) return FV_ERR;
-  uint32_t box[4];
-  stencil_inside_box(taps, im->shape[1], im->shape[2], box);
   fv_dispatch_bind(d, 0);
   fv_dispatch_bind(d, 1);
   fv_dispatch_bind(d, FV_BIND_OUT);
   fv_dispatch_spec(d, (uint32_t)n->p.image.border);
   fv_dispatch_spec(d, cpi);
   fv_dispatch_spec(d, xb);
+  fv_dispatch_spec(d, line);
+  fv_dispatch_spec(d, line != LINE_NONE ? (uint32_t)T : 1u);
   fv_dispatch_push(d, (uint32_t)total);
   for (int k = 1; k < 4; k++) fv_dispatch_push(d, (uint32_t)im->shape[k]);
   fv_dispatch_push(d, (uint32_t)T);
