@@ -291,6 +291,44 @@ static void pixel_hsv(const fv_ref_pixel_args *p, const float *in, float *out) {
   for (int c = 0; c < 3; c++) out[c] = to_u8_unit(o[c]);
 }
 
+/* The first two Philox words of draws idx0 .. idx0 + n - 1 of stream r (fv_rng_words, attempt
+ * 0): integer arithmetic only, so this loop vectorises, where the per-value calls could not. */
+static void rng_words_block(const fv_rng *r, uint32_t idx0, int n, uint32_t *w0, uint32_t *w1) {
+#pragma omp simd
+  for (int k = 0; k < n; k++) {
+    fv_philox_ctr w = fv_rng_words(r, idx0 + (uint32_t)k, 0);
+    w0[k] = w.c[0];
+    w1[k] = w.c[1];
+  }
+}
+
+/* The noises whose draws are plain words (gaussian, speckle: fv_rng_normal; impulse: two
+ * fv_rng_uniform), a block of draws at a time: the same values as pixel_value, whose formulas
+ * they repeat (test_image_ops checks both against the kernels). */
+static void pixel_noise_image(const fv_ref_pixel_args *p, int64_t b, const float *im, float *out, int64_t n) {
+  enum { BLOCK = 256 };
+  uint32_t w0[BLOCK], w1[BLOCK], s0[BLOCK], s1[BLOCK];
+  const fv_rng r0 = pixel_rng(p, b, 0), r1 = pixel_rng(p, b, 1);
+  const float a0 = p->a[0];
+  for (int64_t i0 = 0; i0 < n; i0 += BLOCK) {
+    const int m = n - i0 < BLOCK ? (int)(n - i0) : BLOCK;
+    rng_words_block(&r0, (uint32_t)i0, m, w0, w1);
+    if (p->mode == FV_PIXEL_IMPULSE_NOISE) rng_words_block(&r1, (uint32_t)i0, m, s0, s1);
+    for (int k = 0; k < m; k++) {
+      const float v = im[i0 + k], f = v * INV255;
+      if (p->mode == FV_PIXEL_IMPULSE_NOISE) {
+        int flip = fv_rng_u01(w0[k]) < a0, salt = fv_rng_u01(s0[k]) < 0.5f;
+        out[i0 + k] = flip ? (salt ? 255.0f : 0.0f) : u8(v);
+        continue;
+      }
+      /* fv_rng_normal */
+      const float normal = sqrtf(-2.0f * logf(fv_rng_u01_open0(w0[k]))) * cosf(6.2831853071795865f * fv_rng_u01(w1[k]));
+      out[i0 + k] =
+          p->mode == FV_PIXEL_GAUSSIAN_NOISE ? to_u8_unit(f + a0 * normal) : to_u8_unit(f + f * (a0 * normal));
+    }
+  }
+}
+
 void fv_ref_pixel(const fv_ref_pixel_args *p) {
   const int64_t per_image = p->H * p->W * p->C;
   for (int64_t b = 0; b < p->B; b++) {
@@ -298,6 +336,10 @@ void fv_ref_pixel(const fv_ref_pixel_args *p) {
     float *out = p->out + b * per_image;
     if (p->mode == FV_PIXEL_BRIGHTNESS || p->mode == FV_PIXEL_SATURATE) {
       for (int64_t px = 0; px < p->H * p->W; px++) pixel_hsv(p, im + 3 * px, out + 3 * px);
+      continue;
+    }
+    if (p->mode == FV_PIXEL_GAUSSIAN_NOISE || p->mode == FV_PIXEL_SPECKLE_NOISE || p->mode == FV_PIXEL_IMPULSE_NOISE) {
+      pixel_noise_image(p, b, im, out, per_image);
       continue;
     }
     for (int64_t y = 0; y < p->H; y++)
