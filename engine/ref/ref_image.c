@@ -155,8 +155,23 @@ void fv_ref_sample(const float *image, const float *table, int64_t L, float *out
           const bilinear_axis ay = axis_at(r[0] * (float)y + r[1], H, border);
           const float *ra = image_row(im, W, C, ay.i0), *rb = image_row(im, W, C, ay.i1);
           float *orow = o + (y * OW + x0) * C;
-          for (int64_t k = 0; k < nx; k++)
-            for (int64_t c = 0; c < C; c++) orow[k * C + c] += bilinear(ra, rb, ay.t, &cols[k], C, c);
+          if (border == FV_BORDER_ZERO) {
+            for (int64_t k = 0; k < nx; k++)
+              for (int64_t c = 0; c < C; c++) orow[k * C + c] += bilinear(ra, rb, ay.t, &cols[k], C, c);
+            continue;
+          }
+          /* the other rules map every index inside: bilinear() without its zero cases */
+          const float ty = ay.t;
+          for (int64_t k = 0; k < nx; k++) {
+            const float tx = cols[k].t;
+            const float *a0 = ra + cols[k].i0 * C, *a1 = ra + cols[k].i1 * C;
+            const float *b0 = rb + cols[k].i0 * C, *b1 = rb + cols[k].i1 * C;
+            for (int64_t c = 0; c < C; c++) {
+              const float top = (1.0f - tx) * a0[c] + tx * a1[c];
+              const float bottom = (1.0f - tx) * b0[c] + tx * b1[c];
+              orow[k * C + c] += (1.0f - ty) * top + ty * bottom;
+            }
+          }
         }
       }
     }
