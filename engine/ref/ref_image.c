@@ -19,6 +19,23 @@
 
 #define INV255 (1.0f / 255.0f)
 
+/* The first two Philox words of draws idx0 .. idx0 + n - 1 of stream r (fv_rng_words, attempt
+ * 0): integer arithmetic only, so this loop vectorises, where the per-value calls could not. */
+static void rng_words_block(const fv_rng *r, uint32_t idx0, int n, uint32_t *w0, uint32_t *w1) {
+#pragma omp simd
+  for (int k = 0; k < n; k++) {
+    fv_philox_ctr w = fv_rng_words(r, idx0 + (uint32_t)k, 0);
+    w0[k] = w.c[0];
+    w1[k] = w.c[1];
+  }
+}
+
+/* fv_rng_normal's Box-Muller from its two words: engine/philox.h's formula, repeated here so the
+ * words can come from rng_words_block; the two must change together. */
+static float normal_from_words(uint32_t w0, uint32_t w1) {
+  return sqrtf(-2.0f * logf(fv_rng_u01_open0(w0))) * cosf(6.2831853071795865f * fv_rng_u01(w1));
+}
+
 int64_t fv_ref_border(int64_t i, int64_t n, fv_border border) {
   if (i >= 0 && i < n) return i;
   switch (border) {
@@ -310,17 +327,6 @@ static void pixel_hsv(const fv_ref_pixel_args *p, const float *in, float *out) {
   for (int c = 0; c < 3; c++) out[c] = to_u8_unit(o[c]);
 }
 
-/* The first two Philox words of draws idx0 .. idx0 + n - 1 of stream r (fv_rng_words, attempt
- * 0): integer arithmetic only, so this loop vectorises, where the per-value calls could not. */
-static void rng_words_block(const fv_rng *r, uint32_t idx0, int n, uint32_t *w0, uint32_t *w1) {
-#pragma omp simd
-  for (int k = 0; k < n; k++) {
-    fv_philox_ctr w = fv_rng_words(r, idx0 + (uint32_t)k, 0);
-    w0[k] = w.c[0];
-    w1[k] = w.c[1];
-  }
-}
-
 /* The noises whose draws are plain words (gaussian, speckle: fv_rng_normal; impulse: two
  * fv_rng_uniform), a block of draws at a time: the same values as pixel_value, whose formulas
  * they repeat (test_image_ops checks both against the kernels). */
@@ -340,8 +346,7 @@ static void pixel_noise_image(const fv_ref_pixel_args *p, int64_t b, const float
         out[i0 + k] = flip ? (salt ? 255.0f : 0.0f) : u8(v);
         continue;
       }
-      /* fv_rng_normal */
-      const float normal = sqrtf(-2.0f * logf(fv_rng_u01_open0(w0[k]))) * cosf(6.2831853071795865f * fv_rng_u01(w1[k]));
+      const float normal = normal_from_words(w0[k], w1[k]);
       out[i0 + k] =
           p->mode == FV_PIXEL_GAUSSIAN_NOISE ? to_u8_unit(f + a0 * normal) : to_u8_unit(f + f * (a0 * normal));
     }
@@ -381,9 +386,16 @@ void fv_ref_random(const uint32_t *keys, float *out, int64_t B, int64_t per_imag
   for (int64_t img = 0; img < B; img++) {
     fv_rng r = {rng->seed, keys[img], rng->corruption, rng->severity, rng->stream};
     float *o = out + img * per_image;
-    for (int64_t i = 0; i < per_image; i++)
-      o[i] = dist == FV_RANDOM_NORMAL ? a + b * fv_rng_normal(&r, (uint32_t)i)
-                                      : a + (b - a) * fv_rng_uniform(&r, (uint32_t)i);
+    /* fv_rng_uniform / fv_rng_normal of draw i, the words drawn a block at a time */
+    enum { BLOCK = 256 };
+    uint32_t w0[BLOCK], w1[BLOCK];
+    for (int64_t i0 = 0; i0 < per_image; i0 += BLOCK) {
+      const int m = per_image - i0 < BLOCK ? (int)(per_image - i0) : BLOCK;
+      rng_words_block(&r, (uint32_t)i0, m, w0, w1);
+      for (int k = 0; k < m; k++)
+        o[i0 + k] =
+            dist == FV_RANDOM_NORMAL ? a + b * normal_from_words(w0[k], w1[k]) : a + (b - a) * fv_rng_u01(w0[k]);
+    }
   }
 }
 
