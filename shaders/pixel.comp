@@ -1,6 +1,9 @@
 #version 450
 /* pixel.comp: FV_OP_PIXEL, the per-value image transforms (engine/graph.h, fv_pixel_mode), one
- * invocation per value, or per RGB pixel for the HSV modes (brightness, saturate). The mode is
+ * invocation per VB = 8 consecutive values, or RGB pixels for the HSV modes (brightness,
+ * saturate): the first value's (image, y, x, channel) comes by division, the others' by
+ * counting on (integer division has no vector instruction on CPU devices such as lavapipe,
+ * which then divide lane by lane: six divisions per value cost more than most modes). The mode is
  * a specialization constant, so every pipeline is compiled for one mode only. Arithmetic is the
  * fp32 of fv_ref_pixel (engine/ref/ref_image.c) step for step, results `precise` so no multiply
  * and add fuse; random draws are engine/philox.h's (common/philox.glsl), same counters.
@@ -16,6 +19,7 @@
 
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint MODE = 0;
+const uint VB = 8; /* consecutive values (pixels for HSV) per invocation */
 
 #define GAUSSIAN_NOISE 0u
 #define SHOT_NOISE 1u
@@ -161,16 +165,26 @@ void pixel_hsv(uint px) {
 }
 
 void main() {
-  uint i = fv_group_id() * 256 + gl_LocalInvocationID.x;
-  if (i >= p.total) return;
+  uint i0 = (fv_group_id() * 256 + gl_LocalInvocationID.x) * VB;
+  if (i0 >= p.total) return;
   if (MODE == BRIGHTNESS || MODE == SATURATE) {
-    pixel_hsv(i);
+    for (uint k = 0; k < VB && i0 + k < p.total; k++) pixel_hsv(i0 + k);
     return;
   }
-  uint c = i % p.C, r = i / p.C;
+  /* (b, y, x, c) of the first value by division, of the next ones by counting */
+  uint c = i0 % p.C, r = i0 / p.C;
   uint x = r % p.W;
   r /= p.W;
   uint y = r % p.H, b = r / p.H;
-  uint idx = (y * p.W + x) * p.C + c; /* index within image b: the draw index */
-  o[i] = fv_store(pixel_value(b, y, x, c, fv_load(img[i]), idx));
+  for (uint k = 0; k < VB && i0 + k < p.total; k++) {
+    uint idx = (y * p.W + x) * p.C + c; /* index within image b: the draw index */
+    o[i0 + k] = fv_store(pixel_value(b, y, x, c, fv_load(img[i0 + k]), idx));
+    if (++c == p.C) {
+      c = 0;
+      if (++x == p.W) {
+        x = 0;
+        if (++y == p.H) y = 0, b++;
+      }
+    }
+  }
 }

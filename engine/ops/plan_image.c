@@ -156,7 +156,7 @@ fv_status fv_plan_pixel(fv_plan_ctx *c) {
   const int hsv = mode == FV_PIXEL_BRIGHTNESS || mode == FV_PIXEL_SATURATE;
   if (hsv && im->shape[3] != 3) return fv_fail(c->err, "pixel %s: HSV modes need C = 3", n->name);
   int64_t total = fv_node_numel(n) / (hsv ? 3 : 1);
-  fv_dispatch *d = per_value(c, "pixel", total);
+  fv_dispatch *d = per_value(c, "pixel", (int64_t)fv_ceil_div((uint64_t)total, 8)); /* pixel.comp's VB */
   if (!d) return FV_ERR;
   fv_dispatch_bind(d, 0);
   fv_dispatch_bind_optional(d, n, 1);
