@@ -179,7 +179,7 @@ fv_status fv_plan_pixel(fv_plan_ctx *c) {
 fv_status fv_plan_random(fv_plan_ctx *c) {
   const fv_node *n = c->n;
   int64_t total = fv_node_numel(n);
-  fv_dispatch *d = per_value(c, "random", total);
+  fv_dispatch *d = per_value(c, "random", (int64_t)fv_ceil_div((uint64_t)total, 8)); /* random.comp's VB */
   if (!d) return FV_ERR;
   fv_dispatch_bind(d, 0);
   fv_dispatch_bind(d, FV_BIND_OUT);
