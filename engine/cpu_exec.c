@@ -137,6 +137,7 @@ static void run_node(cpu_exec *cx, int i) {
       for (int64_t k = 0; k < per; k++)
         fv_ref_stencil(a + k * img, b + k * T * 3, T, out + k * img, dim(n0, 0) / per, dim(n0, 1), dim(n0, 2),
                        dim(n0, 3), n->p.image.border);
+      if (c) fv_ref_add(c, out, NULL, out, fv_node_numel(n), 0, 1.0f, 1.0f); /* the addend (src2) */
       break;
     }
     case FV_OP_SAMPLE:

@@ -397,13 +397,20 @@ static float weight_value(const fv_node *w, int64_t i) {
   return v;
 }
 
-int fv_stencil(fv_graph *g, int image, int taps, fv_border border) {
-  if (!check_image(g, "stencil", image) || !check_src(g, "stencil", taps, 0) || !check_border(g, "stencil", border))
+int fv_stencil(fv_graph *g, int image, int taps, fv_border border) { return fv_stencil_add(g, image, taps, border, -1); }
+
+int fv_stencil_add(fv_graph *g, int image, int taps, fv_border border, int addend) {
+  if (!check_image(g, "stencil", image) || !check_src(g, "stencil", taps, 0) || !check_border(g, "stencil", border) ||
+      !check_src(g, "stencil", addend, 1))
     return -1;
+  const fv_node *im = node(g, image), *ad = addend >= 0 ? node(g, addend) : NULL;
+  if (ad && (ad->ndim != 4 || memcmp(ad->shape, im->shape, 4 * sizeof im->shape[0]) != 0))
+    return fail(g, "graph: stencil addend %s must have the image %s's shape", node(g, addend)->name,
+                node(g, image)->name);
   const fv_node *t = node(g, taps);
   /* Per-image taps [B, T, 3] are data computed or written at run time: not checked here. */
   if (t->ndim == 3 && t->shape[0] == node(g, image)->shape[0] && t->shape[1] >= 1 && t->shape[2] == 3) {
-    int i = push(g, FV_OP_STENCIL, 4, node(g, image)->shape, image, taps, -1);
+    int i = push(g, FV_OP_STENCIL, 4, node(g, image)->shape, image, taps, addend);
     if (i >= 0) g->nodes[i].p.image.border = border;
     return i;
   }
@@ -419,7 +426,7 @@ int fv_stencil(fv_graph *g, int image, int taps, fv_border border) {
         return fail(g, "graph: stencil tap %lld of %s has offset %g, expected an integer in -2048..2048", (long long)r,
                     t->name, (double)d);
     }
-  int i = push(g, FV_OP_STENCIL, 4, node(g, image)->shape, image, taps, -1);
+  int i = push(g, FV_OP_STENCIL, 4, node(g, image)->shape, image, taps, addend);
   if (i >= 0) g->nodes[i].p.image.border = border;
   return i;
 }

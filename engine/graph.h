@@ -68,7 +68,10 @@ typedef enum fv_op {
    * fp16 storage); a tap reading outside with FV_BORDER_ZERO adds nothing.
    * Per-image taps: src1 may instead be any F32 node [B, T, 3] (B = the image batch; an INPUT,
    * say), image b using rows [b]; those offsets are not checked when the graph is built, so they
-   * are read as trunc(clamp(d, -2048, 2048)), NaN as 0. */
+   * are read as trunc(clamp(d, -2048, 2048)), NaN as 0.
+   * src2 (optional, -1): an addend of the image's shape; out = src2 + sum, one fp32 addition
+   * after the sum (fv_add(addend, stencil, alpha = beta = 1) in one node: identical in fp32
+   * storage; under fp16 storage the sum is not rounded before the addition). */
   FV_OP_STENCIL,
   /* Mean of bilinear samples: out[b, y, x, c] = scale * sum_l bilinear(src0[b], ay_l*y + by_l,
    * ax_l*x + bx_l, c), with src1 a WEIGHT [L, 4] of (ay, by, ax, bx) rows, out [B, OH, OW, C].
@@ -311,6 +314,7 @@ int fv_crop_normalize(fv_graph *g, int image, int top, int left, int height, int
                       const float *std);
 /* Image ops (see the enum above for semantics). Sources that are optional take -1. */
 int fv_stencil(fv_graph *g, int image, int taps, fv_border border);
+int fv_stencil_add(fv_graph *g, int image, int taps, fv_border border, int addend);
 int fv_sample(fv_graph *g, int image, int table, int out_h, int out_w, fv_border border, float scale);
 int fv_warp(fv_graph *g, int image, int dy, int dx, fv_border border);
 int fv_pixel(fv_graph *g, int image, int layer, int stats, int keys, fv_pixel_mode mode, const float a[4],

@@ -18,9 +18,11 @@
  * values per channel once and every pixel takes its LT taps from it, in order (under
  * FV_BORDER_ZERO only runs inside the box do).
  *
- * Bindings: 0 image, 1 taps [T, 3] or [B, T, 3], 2 out.
+ * The optional addend (graph.h) is added once to each finished sum: out = addend + sum.
+ *
+ * Bindings: 0 image, 1 taps [T, 3] or [B, T, 3], 2 addend (the image when absent, unread), 3 out.
  * Push: total (runs x channel groups), H, W, C, T, tap_stride, ylo, yhi, xlo, xhi.
- * Specialization: 0 BORDER, 1 CPI, 2 XB, 3 LINE, 4 LT. */
+ * Specialization: 0 BORDER, 1 CPI, 2 XB, 3 LINE, 4 LT, 5 ADD. */
 #extension GL_GOOGLE_include_directive : require
 #include "common/fv.glsl"
 
@@ -30,10 +32,12 @@ layout(constant_id = 1) const uint CPI = 1;
 layout(constant_id = 2) const uint XB = 4;
 layout(constant_id = 3) const uint LINE = 0; /* 0: any taps, 1: a row line, 2: a column line */
 layout(constant_id = 4) const uint LT = 1;   /* the line's tap count (LINE != 0) */
+layout(constant_id = 5) const uint ADD = 0;  /* 1: out = addend + sum */
 
 layout(std430, binding = 0) readonly buffer BufIn { STORE_T img[]; };
 layout(std430, binding = 1) readonly buffer BufT { STORE_T taps[]; };
-layout(std430, binding = 2) writeonly buffer BufOut { STORE_T o[]; };
+layout(std430, binding = 2) readonly buffer BufA { STORE_T addend[]; };
+layout(std430, binding = 3) writeonly buffer BufOut { STORE_T o[]; };
 
 layout(push_constant) uniform Push { uint total, H, W, C, T, tap_stride, ylo, yhi, xlo, xhi; } p;
 
@@ -122,6 +126,10 @@ void main() {
     uint y = y0 + j * step_y, x = x0 + j * step_x;
     if (y >= p.H || x >= p.W) break;
     uint dst = base + (y * p.W + x) * p.C;
-    for (uint k = 0; k < CPI; k++) o[dst + k] = fv_store(acc[j * CPI + k]);
+    for (uint k = 0; k < CPI; k++) {
+      precise float v = acc[j * CPI + k];
+      if (ADD != 0) v = fv_load(addend[dst + k]) + v;
+      o[dst + k] = fv_store(v);
+    }
   }
 }

@@ -382,6 +382,59 @@ static void test_stencil_wide(void) {
       }
 }
 
+/* fv_stencil_add(x, taps, addend) is fv_add(addend, fv_stencil(x, taps)) in one node: the same
+ * bits on each executor (fp32 storage), scattered and line taps, every border rule; a wrong
+ * addend shape is refused. */
+static void test_stencil_addend(void) {
+  static const float scattered[] = {-2, 3, 0.25f, 0, 0, 0.5f, 4, -5, 0.125f, 1, 1, -0.375f};
+  static const float line[] = {0, -2, 0.1f, 0, -1, 0.2f, 0, 0, 0.4f, 0, 1, 0.2f, 0, 2, 0.1f};
+  const float *sets[2] = {scattered, line};
+  const int64_t counts[2] = {4, 5};
+  const int64_t is[4] = {2, 13, 27, 3};
+  const size_t n = 2 * 13 * 27 * 3;
+  for (int t = 0; t < 2; t++)
+    for (int m = 0; m < 4; m++) {
+      if (g_quick && m != 2 * t) continue;
+      float *x = rand_floats(n, -2.0f, 3.0f), *add = rand_floats(n, -50.0f, 50.0f);
+      float *fused = malloc(n * sizeof *fused), *split = malloc(n * sizeof *split);
+      if (!fused || !split) abort();
+      for (int dev = 0; dev < (g_dev ? 2 : 1); dev++) {
+        fv_graph g;
+        fv_graph_init(&g);
+        int64_t ts[2] = {counts[t], 3};
+        int in = fv_input(&g, "x", FV_F32, 4, is), a = fv_input(&g, "addend", FV_F32, 4, is);
+        int taps = fv_weight(&g, "taps", 2, ts, sets[t], FV_F32, 1);
+        int one = fv_stencil_add(&g, in, taps, (fv_border)m, a);
+        int two = fv_add(&g, a, fv_stencil(&g, in, taps, (fv_border)m), -1, 1.0f, 1.0f);
+        fv_mark_output(&g, one);
+        fv_mark_output(&g, two);
+        feed f[2] = {{in, x, n}, {a, add, n}};
+        char what[96];
+        snprintf(what, sizeof what, "stencil + addend (%s taps, %s) on %s", t ? "line" : "scattered", g_border_names[m],
+                 dev ? "Vulkan" : "CPU");
+        fv_error err = {{0}};
+        if (run_graph(dev ? g_dev : NULL, &g, FV_F32, f, 2, one, fused, &err) ||
+            run_graph(dev ? g_dev : NULL, &g, FV_F32, f, 2, two, split, &err))
+          CHECK(0, "%s: %s", what, err.msg);
+        else
+          compare(fused, split, n, CMP_EXACT, 0, what);
+        fv_graph_free(&g);
+      }
+      free(x);
+      free(add);
+      free(fused);
+      free(split);
+    }
+  fv_graph g;
+  fv_graph_init(&g);
+  int64_t other[4] = {2, 13, 26, 3}, ts[2] = {4, 3};
+  int in = fv_input(&g, "x", FV_F32, 4, is), a = fv_input(&g, "addend", FV_F32, 4, other);
+  fv_stencil_add(&g, in, fv_weight(&g, "taps", 2, ts, scattered, FV_F32, 1), FV_BORDER_NEAREST, a);
+  CHECK(g.status != FV_OK && strstr(g.error.msg, "addend"), "a stencil addend of another shape was accepted: %s",
+        g.error.msg);
+  fv_graph_free(&g);
+}
+
 static void test_sample(void) {
   /* zoom blur-like rows (ay, by, ax, bx), one reaching far outside */
   static const float rows[] = {1.0f,  0.0f, 1.0f,  0.0f, 0.9f,  0.35f, 0.87f, 0.7f,
@@ -773,6 +826,7 @@ int main(void) {
   printf("device: %s\n", fv_device_get_info(g_dev)->name);
   test_stencil();
   test_stencil_wide();
+  test_stencil_addend();
   test_sample();
   test_warp();
   test_pixel();

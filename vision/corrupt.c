@@ -233,7 +233,11 @@ done:
   return count;
 }
 
-static int add_images(fv_graph *g, int a, int b) { return a < 0 ? b : fv_add(g, a, b, -1, 1.0f, 1.0f); }
+/* acc + the stencil of x (x alone when acc < 0): fv_add(acc, stencil) folded into the stencil
+ * node (fv_stencil_add: the same fp32 addition, one pass over the image fewer). */
+static int stencil_onto(fv_graph *g, int acc, int x, int taps) {
+  return acc < 0 ? fv_stencil(g, x, taps, FV_BORDER_REFLECT101) : fv_stencil_add(g, x, taps, FV_BORDER_REFLECT101, acc);
+}
 
 static int defocus_graph(fv_graph *g, int x, double radius, double alias) {
   defocus_kernel d;
@@ -270,8 +274,7 @@ static int defocus_graph(fv_graph *g, int x, double radius, double alias) {
         t++;
       }
     }
-    int part = fv_stencil(g, x, weight_rows(g, "defocus.row", taps, t, 3), FV_BORDER_REFLECT101);
-    row = add_images(g, row, part);
+    row = stencil_onto(g, row, x, weight_rows(g, "defocus.row", taps, t, 3));
     prev = widths[k];
     /* Every disk row of this half-width, shifted into place. */
     t = 0;
@@ -282,7 +285,7 @@ static int defocus_graph(fv_graph *g, int x, double radius, double alias) {
         taps[3 * t + 2] = 1.0f;
         t++;
       }
-    sum = add_images(g, sum, fv_stencil(g, row, weight_rows(g, "defocus.col", taps, t, 3), FV_BORDER_REFLECT101));
+    sum = stencil_onto(g, sum, row, weight_rows(g, "defocus.col", taps, t, 3));
   }
   /* OpenCV's Gaussian: rows then columns. */
   int t = 0, r = d.ksize / 2;
@@ -296,7 +299,7 @@ static int defocus_graph(fv_graph *g, int x, double radius, double alias) {
   float *e = malloc(sizeof(float) * 3 * (size_t)(n + 4) * (n + 4));
   if (!e) return -1;
   int ne = defocus_correction(&d, e);
-  if (ne > 0) y = add_images(g, y, fv_stencil(g, x, weight_rows(g, "defocus.edge", e, ne, 3), FV_BORDER_REFLECT101));
+  if (ne > 0) y = stencil_onto(g, y, x, weight_rows(g, "defocus.edge", e, ne, 3));
   free(e);
   return y;
 }

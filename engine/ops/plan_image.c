@@ -90,12 +90,14 @@ fv_status fv_plan_stencil(fv_plan_ctx *c) {
   if (!d) return FV_ERR;
   fv_dispatch_bind(d, 0);
   fv_dispatch_bind(d, 1);
+  fv_dispatch_bind_optional(d, n, 2);
   fv_dispatch_bind(d, FV_BIND_OUT);
   fv_dispatch_spec(d, (uint32_t)n->p.image.border);
   fv_dispatch_spec(d, cpi);
   fv_dispatch_spec(d, xb);
   fv_dispatch_spec(d, line);
   fv_dispatch_spec(d, line != LINE_NONE ? (uint32_t)T : 1u);
+  fv_dispatch_spec(d, n->src[2] >= 0);
   fv_dispatch_push(d, (uint32_t)total);
   for (int k = 1; k < 4; k++) fv_dispatch_push(d, (uint32_t)im->shape[k]);
   fv_dispatch_push(d, (uint32_t)T);
