@@ -5,10 +5,23 @@
 # one thread, 2-core VM). Not a pass/fail test.
 #
 # usage: tests/bench/corrupt_bench.sh [N_IMAGES] [BATCH] [FOVEA_BINARY]
+#
+# What is measured: `fovea corrupt --bench` calls fv_corrupt_images() once per (corruption,
+# severity) on all N images (in graph runs of BATCH images) and times that call with a wall
+# clock. The time therefore covers everything one call does per image: widening the bytes to
+# floats, the host-side parts of a corruption (glass blur's sequential copy chain, frost crops,
+# motion blur's and snow's per-image rays, spatter's water mask, the JPEG round trip), writing
+# the inputs, running the recorded graph, reading the output back and narrowing it to bytes.
+# Not covered: PNG decoding, the Resize 256 + CenterCrop 224 preprocessing, writing files, and
+# building/recording each pair's graph and pipelines (one untimed warm-up call of BATCH images
+# per pair does that first). Each table cell is that pair's time divided by N (ms per image);
+# "ms per image for all 75 pairs" is their sum, the time to make all 75 corrupted versions of
+# one image. The CPU executor runs the image ops on one thread (by design: engine/ref/ref.c);
+# lavapipe spreads each dispatch over the machine's cores. On a shared machine, run before/after
+# comparisons back to back: load from other jobs moves these numbers by 20-50%.
+#
 # The images are the bundled scenes (assets/samples/scenes) under --imagenet-preprocess
 # (Resize 256 + CenterCrop 224), copied under N distinct names so every copy gets its own key.
-# Timings exclude decoding and graph building (`fovea corrupt --bench`: one untimed warm-up
-# batch per pair, then all N images timed).
 set -eu
 n=${1:-8}
 batch=${2:-8}
