@@ -44,7 +44,7 @@ void main() {
     for (uint j = 0; j < XB; j++) {
       precise float cx = ax_a * float(x0 + j) + ax_b;
       fv_axis ax = fv_axis_at(cx, int(p.W), BORDER);
-      for (uint k = 0; k < CPI; k++) acc[j * CPI + k] += fv_bilinear_at(base + k, ay, ax, p.W, p.C);
+      for (uint k = 0; k < CPI; k++) acc[j * CPI + k] += fv_bilinear_at(base + k, ay, ax, p.W, p.C, BORDER);
     }
   }
   for (uint j = 0; j < XB && x0 + j < p.OW; j++) {

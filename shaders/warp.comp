@@ -36,5 +36,5 @@ void main() {
   precise float cy = float(y) + fv_load(dy[f]), cx = float(x) + fv_load(dx[f]);
   fv_axis ay = fv_axis_at(cy, int(p.H), BORDER), ax = fv_axis_at(cx, int(p.W), BORDER);
   uint base = b * p.H * p.W * p.C + g * CPI, dst = ((b * p.H + y) * p.W + x) * p.C + g * CPI;
-  for (uint k = 0; k < CPI; k++) o[dst + k] = fv_store(fv_bilinear_at(base + k, ay, ax, p.W, p.C));
+  for (uint k = 0; k < CPI; k++) o[dst + k] = fv_store(fv_bilinear_at(base + k, ay, ax, p.W, p.C, BORDER));
 }

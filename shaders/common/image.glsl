@@ -79,10 +79,18 @@ fv_axis fv_axis_at(float v, int n, uint mode) {
   return fv_axis(fv_border(i, n, mode), fv_border(i + 1, n, mode), t);
 }
 
-/* Value at (ay, ax) of the channel whose (0, 0) is at base. */
-float fv_bilinear_at(uint base, fv_axis ay, fv_axis ax, uint W, uint C) {
-  float v00 = fv_texel(base, ay.i0, ax.i0, W, C), v01 = fv_texel(base, ay.i0, ax.i1, W, C);
-  float v10 = fv_texel(base, ay.i1, ax.i0, W, C), v11 = fv_texel(base, ay.i1, ax.i1, W, C);
+/* Value at (ay, ax) of the channel whose (0, 0) is at base. Only FV_BORDER_ZERO yields -1
+ * indices: under the other rules (mode is a specialization constant) the loads are unguarded. */
+float fv_bilinear_at(uint base, fv_axis ay, fv_axis ax, uint W, uint C, uint mode) {
+  float v00, v01, v10, v11;
+  if (mode == FV_BORDER_ZERO) {
+    v00 = fv_texel(base, ay.i0, ax.i0, W, C), v01 = fv_texel(base, ay.i0, ax.i1, W, C);
+    v10 = fv_texel(base, ay.i1, ax.i0, W, C), v11 = fv_texel(base, ay.i1, ax.i1, W, C);
+  } else {
+    uint r0 = base + uint(ay.i0) * W * C, r1 = base + uint(ay.i1) * W * C;
+    v00 = fv_src(r0 + uint(ax.i0) * C), v01 = fv_src(r0 + uint(ax.i1) * C);
+    v10 = fv_src(r1 + uint(ax.i0) * C), v11 = fv_src(r1 + uint(ax.i1) * C);
+  }
   precise float top = (1.0 - ax.t) * v00 + ax.t * v01;
   precise float bottom = (1.0 - ax.t) * v10 + ax.t * v11;
   precise float r = (1.0 - ay.t) * top + ay.t * bottom;
