@@ -116,7 +116,7 @@ void main() {
         uint y = y0 + j * step_y, x = x0 + j * step_x;
         if (y >= p.H || x >= p.W) continue;
         int yy = fv_border(int(y) + dy, int(p.H), BORDER), xx = fv_border(int(x) + dx, int(p.W), BORDER);
-        if (yy < 0 || xx < 0) continue;
+        if (BORDER == FV_BORDER_ZERO && (yy < 0 || xx < 0)) continue; /* the other rules map inside */
         uint src = base + (uint(yy) * p.W + uint(xx)) * p.C;
         for (uint k = 0; k < CPI; k++) acc[j * CPI + k] += w * fv_src(src + k);
       }
