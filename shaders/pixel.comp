@@ -76,6 +76,10 @@ float layer_at(uint b, uint y, uint x, uint c) {
   return fv_load(layer[((b1 * p.H1 + y) * p.W1 + x) * p.C1 + c % p.C1]);
 }
 
+/* FOG: the largest channel mean of image fog_image, kept across an invocation's values. */
+float fog_max = 0.0;
+uint fog_image = 0xFFFFFFFFu;
+
 float pixel_value(uint b, uint y, uint x, uint c, float v, uint idx) {
   float a0 = fv_float(p.a0), a1 = fv_float(p.a1);
   precise float f = v * INV255;
@@ -98,9 +102,12 @@ float pixel_value(uint b, uint y, uint x, uint c, float v, uint idx) {
     precise float t = (f - m) * a0 + m;
     return to_u8_unit(t);
   } else if (MODE == FOG) {
-    float mx = fv_load(stats[b * p.C2]);
-    for (uint k = 1; k < p.C2; k++) mx = max(mx, fv_load(stats[b * p.C2 + k]));
-    precise float maxv = mx * INV255;
+    if (b != fog_image) { /* once per image, not per value */
+      fog_max = fv_load(stats[b * p.C2]);
+      for (uint k = 1; k < p.C2; k++) fog_max = max(fog_max, fv_load(stats[b * p.C2 + k]));
+      fog_image = b;
+    }
+    precise float maxv = fog_max * INV255;
     precise float t = ((f + a0 * layer_at(b, y, x, c)) * maxv) / (maxv + a0);
     return to_u8_unit(t);
   } else if (MODE == FROST) {
