@@ -76,9 +76,12 @@ float layer_at(uint b, uint y, uint x, uint c) {
   return fv_load(layer[((b1 * p.H1 + y) * p.W1 + x) * p.C1 + c % p.C1]);
 }
 
-/* FOG: the largest channel mean of image fog_image, kept across an invocation's values. */
+/* Kept across an invocation's values: FOG, the largest channel mean of image fog_image; SNOW,
+ * the grey level of the pixel whose channel 0 is at snow_pixel. */
 float fog_max = 0.0;
 uint fog_image = 0xFFFFFFFFu;
+float snow_gray = 0.0;
+uint snow_pixel = 0xFFFFFFFFu;
 
 float pixel_value(uint b, uint y, uint x, uint c, float v, uint idx) {
   float a0 = fv_float(p.a0), a1 = fv_float(p.a1);
@@ -115,8 +118,13 @@ float pixel_value(uint b, uint y, uint x, uint c, float v, uint idx) {
     return u8(t);
   } else if (MODE == SNOW) {
     uint px = ((b * p.H + y) * p.W + x) * p.C;
-    precise float gray = 0.299 * (fv_load(img[px]) * INV255) + 0.587 * (fv_load(img[px + 1]) * INV255) +
-                         0.114 * (fv_load(img[px + 2]) * INV255);
+    if (px != snow_pixel) { /* once per pixel, not per channel */
+      precise float g = 0.299 * (fv_load(img[px]) * INV255) + 0.587 * (fv_load(img[px + 1]) * INV255) +
+                        0.114 * (fv_load(img[px + 2]) * INV255);
+      snow_gray = g;
+      snow_pixel = px;
+    }
+    float gray = snow_gray;
     precise float f2 = a0 * f + (1.0 - a0) * max(f, 1.5 * gray + 0.5);
     precise float t = f2 + layer_at(b, y, x, c) + layer_at(b, p.H - 1 - y, p.W - 1 - x, c);
     return to_u8_unit(t);
