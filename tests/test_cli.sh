@@ -121,8 +121,8 @@ bad_model mismatch
 safetensors "$tmp/mismatch/model.safetensors" '{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}' 8
 expect_error "dtype/shape mismatch" "model.safetensors" classify --model "$tmp/mismatch" "$img"
 bad_model dtype
-safetensors "$tmp/dtype/model.safetensors" '{"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}' 8
-expect_error "unknown dtype" "I64" classify --model "$tmp/dtype" "$img"
+safetensors "$tmp/dtype/model.safetensors" '{"a":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}}' 4
+expect_error "unknown dtype" "I32" classify --model "$tmp/dtype" "$img"
 bad_model missing
 safetensors "$tmp/missing/model.safetensors" '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}' 4
 expect_error "missing tensor" "patch_embed" classify --model "$tmp/missing" "$img"
