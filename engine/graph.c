@@ -397,7 +397,9 @@ static float weight_value(const fv_node *w, int64_t i) {
   return v;
 }
 
-int fv_stencil(fv_graph *g, int image, int taps, fv_border border) { return fv_stencil_add(g, image, taps, border, -1); }
+int fv_stencil(fv_graph *g, int image, int taps, fv_border border) {
+  return fv_stencil_add(g, image, taps, border, -1);
+}
 
 int fv_stencil_add(fv_graph *g, int image, int taps, fv_border border, int addend) {
   if (!check_image(g, "stencil", image) || !check_src(g, "stencil", taps, 0) || !check_border(g, "stencil", border) ||

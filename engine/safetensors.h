@@ -1,9 +1,9 @@
 /* safetensors.h: read-only access to a .safetensors file through mmap.
  *
  * The header is validated completely before anything in it is trusted: header length
- * against the file size, JSON well-formedness, dtypes (F32, F16, BF16, and I64 for integer bookkeeping tensors), shapes,
- * shape x dtype size = byte length, offsets inside the data area and not overlapping.
- * Tensor data are left in place (unaligned, in their stored dtype). */
+ * against the file size, JSON well-formedness, dtypes (F32, F16, BF16, and I64 for integer bookkeeping tensors),
+ * shapes, shape x dtype size = byte length, offsets inside the data area and not overlapping. Tensor data are left in
+ * place (unaligned, in their stored dtype). */
 #ifndef FV_SAFETENSORS_H
 #define FV_SAFETENSORS_H
 
@@ -22,7 +22,7 @@ typedef struct fv_st_tensor {
   int64_t shape[FV_ST_MAX_DIMS];
   const void *data; /* inside the mapping */
   size_t bytes;
-  int used;         /* set by fv_st_get; lets loaders report unexpected tensors */
+  int used; /* set by fv_st_get; lets loaders report unexpected tensors */
 } fv_st_tensor;
 
 typedef struct fv_safetensors {

@@ -83,8 +83,8 @@ static int quick_case(const char *what) {
 }
 
 /* Runs g on one executor (dev NULL: CPU) and reads node out into dst. */
-static fv_status run_graph(fv_device *dev, const fv_graph *g, fv_dtype storage, const feed *feeds, int n_feeds,
-                           int out, float *dst, fv_error *err) {
+static fv_status run_graph(fv_device *dev, const fv_graph *g, fv_dtype storage, const feed *feeds, int n_feeds, int out,
+                           float *dst, fv_error *err) {
   fv_exec_options opt = {.storage = storage};
   fv_exec *ex = NULL;
   fv_status st = fv_exec_new(dev, g, &opt, &ex, err);
@@ -146,8 +146,7 @@ static void check_graph(fv_graph *g, int out, const feed *feeds, int n_feeds, do
       }
       double e = compare(got, want, n, rounded);
       if (e > worst[s]) worst[s] = e;
-      CHECK(e <= tol, "%s (%s, %s-planned): error %.3g above %.3g", what, fv_dtype_name(storages[s]), plans[p], e,
-            tol);
+      CHECK(e <= tol, "%s (%s, %s-planned): error %.3g above %.3g", what, fv_dtype_name(storages[s]), plans[p], e, tol);
     }
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -162,7 +161,7 @@ static void check_graph(fv_graph *g, int out, const feed *feeds, int n_feeds, do
 
 static void test_matmul(void) {
   /* M, N, K; K = 12 is a multiple of 4 but not 8 (vector loads in fp32, scalar in fp16). */
-  static const int shapes[][3] = {{1, 1, 1},     {7, 13, 5},   {7, 13, 12},    {197, 97, 65},
+  static const int shapes[][3] = {{1, 1, 1},     {7, 13, 5},    {7, 13, 12},    {197, 97, 65},
                                   {50, 576, 64}, {33, 40, 768}, {257, 768, 192}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
     for (int variant = 0; variant < 4; variant++) {
@@ -234,8 +233,8 @@ static void test_softmax(void) {
 
 static void test_attention(void) {
   /* B, T, H, D */
-  static const int shapes[][4] = {{1, 1, 1, 1},  {2, 7, 3, 32}, {1, 50, 2, 48},  {1, 197, 2, 64},
-                                  {1, 257, 1, 80}, {2, 9, 1, 1}, {1, 17, 2, 128}, {1, 70, 1, 128}};
+  static const int shapes[][4] = {{1, 1, 1, 1},    {2, 7, 3, 32}, {1, 50, 2, 48},  {1, 197, 2, 64},
+                                  {1, 257, 1, 80}, {2, 9, 1, 1},  {1, 17, 2, 128}, {1, 70, 1, 128}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     int B = shapes[s][0], T = shapes[s][1], H = shapes[s][2], D = shapes[s][3];
     fv_graph g;
@@ -326,17 +325,16 @@ static void test_embed_tokens(void) {
 }
 
 static void test_tokens(void) {
-  static const int cases[][5] = {/* B, T, E, start, count */ {1, 1, 1, 0, 1},
-                                 {2, 7, 13, 0, 1},
-                                 {2, 197, 48, 1, 196},
-                                 {3, 50, 7, 2, 5}};
+  static const int cases[][5] = {
+      /* B, T, E, start, count */ {1, 1, 1, 0, 1}, {2, 7, 13, 0, 1}, {2, 197, 48, 1, 196}, {3, 50, 7, 2, 5}};
   for (size_t s = 0; s < sizeof cases / sizeof cases[0]; s++)
     for (int mean = 0; mean < 2; mean++) {
       fv_graph g;
       fv_graph_init(&g);
       int64_t xs[3] = {cases[s][0], cases[s][1], cases[s][2]};
       int x = fv_input(&g, "x", FV_F32, 3, xs);
-      int out = mean ? fv_tokens_mean(&g, x, cases[s][3], cases[s][4]) : fv_tokens_slice(&g, x, cases[s][3], cases[s][4]);
+      int out =
+          mean ? fv_tokens_mean(&g, x, cases[s][3], cases[s][4]) : fv_tokens_slice(&g, x, cases[s][3], cases[s][4]);
       size_t n = (size_t)(xs[0] * xs[1] * xs[2]);
       float *v = rand_floats(n, -1.0f, 1.0f);
       feed f = {x, v, n};
@@ -404,8 +402,8 @@ static void test_resample(void) {
       for (size_t i = 0; i < n; i++) v[i] = (float)bytes[i];
       feed f = {x, u8 ? (const void *)bytes : (const void *)v, n};
       char what[96];
-      snprintf(what, sizeof what, "resample %dx%dx%d axis=%d out=%d taps=%d %s round=%d", H, W, C, axis, out_size,
-               taps, u8 ? "u8" : "f32", round_u8);
+      snprintf(what, sizeof what, "resample %dx%dx%d axis=%d out=%d taps=%d %s round=%d", H, W, C, axis, out_size, taps,
+               u8 ? "u8" : "f32", round_u8);
       check_graph(&g, out, &f, 1, TOL32, TOL16, round_u8, what);
       free(v);
       free(bytes);
@@ -415,9 +413,8 @@ static void test_resample(void) {
 }
 
 static void test_crop_normalize(void) {
-  static const int cases[][7] = {/* H, W, C, top, left, h, w */ {1, 1, 1, 0, 0, 1, 1},
-                                 {20, 17, 3, 2, 3, 11, 9},
-                                 {9, 9, 4, 0, 1, 9, 8}};
+  static const int cases[][7] = {
+      /* H, W, C, top, left, h, w */ {1, 1, 1, 0, 0, 1, 1}, {20, 17, 3, 2, 3, 11, 9}, {9, 9, 4, 0, 1, 9, 8}};
   const float mean[4] = {0.485f, 0.456f, 0.406f, 0.5f}, std[4] = {0.229f, 0.224f, 0.225f, 0.25f};
   for (size_t s = 0; s < sizeof cases / sizeof cases[0]; s++) {
     fv_graph g;
@@ -440,8 +437,11 @@ static void test_crop_normalize(void) {
 /* ---- the planner's refusals and variant choice -------------------------------------------- */
 
 static void test_planner(void) {
-  fv_kernel_caps cpu = {.subgroup_size = 8, .is_cpu = 1, .max_shared_bytes = 32768,
-                        .max_workgroup_invocations = 1024, .max_workgroup_size = {1024, 1024, 64}};
+  fv_kernel_caps cpu = {.subgroup_size = 8,
+                        .is_cpu = 1,
+                        .max_shared_bytes = 32768,
+                        .max_workgroup_invocations = 1024,
+                        .max_workgroup_size = {1024, 1024, 64}};
   fv_kernel_caps gpu = cpu;
   gpu.is_cpu = 0;
   gpu.subgroup_size = 32;

@@ -233,23 +233,12 @@ static fv_status decode_first_frame(const char *path, AVFormatContext *fmt, AVCo
 /* swscale wants the plain YUV formats plus a full-range flag, not the deprecated YUVJ ones. */
 static enum AVPixelFormat plain_format(enum AVPixelFormat f, int *full_range) {
   switch (f) {
-    case AV_PIX_FMT_YUVJ420P:
-      *full_range = 1;
-      return AV_PIX_FMT_YUV420P;
-    case AV_PIX_FMT_YUVJ422P:
-      *full_range = 1;
-      return AV_PIX_FMT_YUV422P;
-    case AV_PIX_FMT_YUVJ444P:
-      *full_range = 1;
-      return AV_PIX_FMT_YUV444P;
-    case AV_PIX_FMT_YUVJ440P:
-      *full_range = 1;
-      return AV_PIX_FMT_YUV440P;
-    case AV_PIX_FMT_YUVJ411P:
-      *full_range = 1;
-      return AV_PIX_FMT_YUV411P;
-    default:
-      return f;
+    case AV_PIX_FMT_YUVJ420P: *full_range = 1; return AV_PIX_FMT_YUV420P;
+    case AV_PIX_FMT_YUVJ422P: *full_range = 1; return AV_PIX_FMT_YUV422P;
+    case AV_PIX_FMT_YUVJ444P: *full_range = 1; return AV_PIX_FMT_YUV444P;
+    case AV_PIX_FMT_YUVJ440P: *full_range = 1; return AV_PIX_FMT_YUV440P;
+    case AV_PIX_FMT_YUVJ411P: *full_range = 1; return AV_PIX_FMT_YUV411P;
+    default: return f;
   }
 }
 

@@ -16,12 +16,11 @@ fv_status fv_plan_attention(fv_plan_ctx *c) {
   const fv_node *qkv = fv_plan_src(c, 0);
   int H = c->n->p.attn.heads, D = c->n->p.attn.head_dim;
   if (D < 1 || D > 128 || H < 1 || qkv->ndim != 3 || qkv->shape[2] != 3LL * H * D)
-    return fv_fail(c->err, "attention %s: needs qkv [B, T, 3*H*D] with D in 1..128, got H %d, D %d", c->n->name, H,
-                   D);
+    return fv_fail(c->err, "attention %s: needs qkv [B, T, 3*H*D] with D in 1..128, got H %d, D %d", c->n->name, H, D);
   int64_t B = qkv->shape[0], T = qkv->shape[1];
   const fv_kernel_caps *caps = c->caps;
   uint32_t limit = caps->max_workgroup_invocations < caps->max_workgroup_size[0] ? caps->max_workgroup_invocations
-                                                                                : caps->max_workgroup_size[0];
+                                                                                 : caps->max_workgroup_size[0];
   uint32_t wg = caps->is_cpu ? (caps->subgroup_size ? caps->subgroup_size : 8) : 64;
   if (wg > limit) wg = limit;
   uint32_t budget = caps->max_shared_bytes < ATTN_SHARED_BUDGET ? caps->max_shared_bytes : ATTN_SHARED_BUDGET;

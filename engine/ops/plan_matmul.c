@@ -41,8 +41,8 @@ fv_status fv_plan_matmul(fv_plan_ctx *c) {
     groups = fv_ceil_div((uint64_t)M, GPU_BM) * fv_ceil_div((uint64_t)N, GPU_BN);
   } else {
     if (c->caps->max_workgroup_invocations < CPU_WG || c->caps->max_workgroup_size[0] < CPU_WG)
-      return fv_fail(c->err, "matmul %s: device allows %u invocations per workgroup, matmul_cpu needs %d",
-                     c->n->name, c->caps->max_workgroup_invocations, CPU_WG);
+      return fv_fail(c->err, "matmul %s: device allows %u invocations per workgroup, matmul_cpu needs %d", c->n->name,
+                     c->caps->max_workgroup_invocations, CPU_WG);
     kernel = "matmul_cpu";
     groups = fv_ceil_div((uint64_t)M, CPU_TM) * fv_ceil_div((uint64_t)N, (uint64_t)CPU_WG * CPU_TN);
   }

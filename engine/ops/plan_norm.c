@@ -9,7 +9,7 @@
 static fv_status row_workgroup(fv_plan_ctx *c, int64_t C, uint32_t *wg) {
   const fv_kernel_caps *caps = c->caps;
   uint32_t limit = caps->max_workgroup_invocations < caps->max_workgroup_size[0] ? caps->max_workgroup_invocations
-                                                                                : caps->max_workgroup_size[0];
+                                                                                 : caps->max_workgroup_size[0];
   uint32_t want;
   if (caps->is_cpu)
     want = fv_pow2_at_least(caps->subgroup_size ? caps->subgroup_size : 8, 1, 64);
