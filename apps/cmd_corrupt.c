@@ -30,6 +30,7 @@ typedef struct options {
   int sev_lo, sev_hi;
   uint32_t seed, frost_seed;
   fv_corrupt_table table;
+  fv_corrupt_variant variant;
   int jpeg85, preprocess, json, bench, batch;
   const char *frost_dir, *device, *out;
   char **inputs;
@@ -46,7 +47,8 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: fovea corrupt --corruption NAME[,NAME...]|all|main --severity S|A-B|all --out DIR\n"
           "                     [--seed N] [--table imagenet|cifar10|tiny] [--format png|jpeg85]\n"
-          "                     [--frost-dir DIR] [--frost-seed N] [--device D] [--batch N]\n"
+          "                     [--variant imagecorruptions|hendrycks] [--frost-dir DIR] [--frost-seed N] [--device D] "
+          "[--batch N]\n"
           "                     [--imagenet-preprocess] [--json] [--bench] IMAGE|DIR ...\n\n"
           "Writes DIR/<corruption>/<severity>/<stem>.png for every image (stem = file name without\n"
           "extension) and DIR/manifest.json. Corruptions follow the imagecorruptions package\n"
@@ -63,6 +65,9 @@ static void usage(FILE *out) {
           "  --seed N       random seed (default 0)\n"
           "  --table T      parameter table: imagenet (224 px, default), cifar10 (32 px), tiny (64 px);\n"
           "                 parameters are never rescaled to the image size (a note says so)\n"
+          "  --variant V    imagecorruptions (default) or hendrycks: the original ImageNet-C script's\n"
+          "                 elastic_transform and frost (no texture rescale) on the imagenet table;\n"
+          "                 the other 17 corruptions, and the cifar10/tiny tables, are the same in both\n"
           "  --format F     png (default) or jpeg85: JPEG quality 85 with optimised Huffman tables,\n"
           "                 as the released ImageNet-C stores its images\n"
           "  --frost-dir D  frost1.png ... frost5.jpg of the original repository (default: procedural\n"
@@ -153,6 +158,11 @@ static int parse(int argc, char **argv, options *o, fv_error *err) {
       int t = fv_corrupt_table_from_name(v);
       if (t < 0) return fv_fail(err, "--table: '%s' is not imagenet, cifar10 or tiny", v ? v : "");
       o->table = (fv_corrupt_table)t;
+      i++;
+    } else if (strcmp(a, "--variant") == 0) {
+      int t = fv_corrupt_variant_from_name(v);
+      if (t < 0) return fv_fail(err, "--variant: '%s' is not imagecorruptions or hendrycks", v ? v : "");
+      o->variant = (fv_corrupt_variant)t;
       i++;
     } else if (strcmp(a, "--format") == 0) {
       if (v && strcmp(v, "png") == 0)
@@ -298,9 +308,12 @@ static fv_status write_manifest(const options *o, const char *device, const char
   FILE *f = fopen(tmp, "w");
   if (!f) return fv_fail(err, "cannot write %s: %s", tmp, strerror(errno));
   const char *ext = o->jpeg85 ? "jpg" : "png";
-  fprintf(f, "{\n  \"generator\": \"fovea corrupt\",\n  \"reference\": \"imagecorruptions 1.1.2 semantics\",\n");
-  fprintf(f, "  \"seed\": %u,\n  \"table\": \"%s\",\n  \"frost\": ", (unsigned)o->seed,
-          fv_corrupt_table_name(o->table));
+  fprintf(f, "{\n  \"generator\": \"fovea corrupt\",\n  \"reference\": \"%s\",\n",
+          o->variant == FV_VARIANT_HENDRYCKS
+              ? "imagecorruptions 1.1.2 semantics; elastic_transform and frost of the original ImageNet-C script"
+              : "imagecorruptions 1.1.2 semantics");
+  fprintf(f, "  \"seed\": %u,\n  \"table\": \"%s\",\n  \"variant\": \"%s\",\n  \"frost\": ", (unsigned)o->seed,
+          fv_corrupt_table_name(o->table), fv_corrupt_variant_name(o->variant));
   fv_json_string(f, frost);
   fprintf(f, ",\n  \"device\": ");
   fv_json_string(f, device);
@@ -437,8 +450,12 @@ int fv_cmd_corrupt(int argc, char **argv) {
     fv_cli_error(err.msg);
     goto done;
   }
-  fv_corrupt_options co = {
-      .table = o.table, .seed = o.seed, .frost_dir = o.frost_dir, .frost_seed = o.frost_seed, .batch = o.batch};
+  fv_corrupt_options co = {.table = o.table,
+                           .variant = o.variant,
+                           .seed = o.seed,
+                           .frost_dir = o.frost_dir,
+                           .frost_seed = o.frost_seed,
+                           .batch = o.batch};
   if (fv_corruptor_open(dev, &co, &cr, &err)) {
     fv_cli_error(err.msg);
     goto done;

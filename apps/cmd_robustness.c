@@ -46,7 +46,8 @@
 
 typedef struct options {
   fv_cli_model_options m;
-  const char *dataset, *split, *corruptions, *severities, *baseline, *out, *shard, *corrupted, *table, *frost_dir;
+  const char *dataset, *split, *corruptions, *severities, *baseline, *out, *shard, *corrupted, *table, *variant,
+      *frost_dir;
   int limit, resume, shard_k, shard_n;
   uint32_t seed, frost_seed;
 } options;
@@ -58,7 +59,8 @@ static void usage(FILE *out) {
           "                        [--corruptions LIST|all|imagenet-c|extras] "
           "[--severities A-B] [--seed N]\n"
           "                        [--table imagenet|cifar10|tiny] "
-          "[--frost-dir DIR] [--frost-seed N]\n"
+          "[--variant imagecorruptions|hendrycks]\n"
+          "                        [--frost-dir DIR] [--frost-seed N]\n"
           "                        [--baseline alexnet|none|FILE.json] "
           "[--resume] [--shard K/N]\n"
           "                        [--corrupted-dataset DIR] [--device D] "
@@ -99,6 +101,10 @@ static void usage(FILE *out) {
           "  --seed N               corruption seed (default 0)\n"
           "  --table T              corruption parameters: imagenet (224 px, "
           "default), cifar10 (32 px), tiny (64 px)\n"
+          "  --variant V            imagecorruptions (default) or hendrycks: the "
+          "original ImageNet-C script's\n"
+          "                         elastic_transform and frost on the imagenet "
+          "table (the rest is the same)\n"
           "  --frost-dir DIR        frost1.png..frost5.jpg of the original; "
           "default: procedural textures\n"
           "                         (frost numbers then are not comparable "
@@ -164,6 +170,8 @@ static fv_status parse(int argc, char **argv, options *o, fv_error *err) {
       str = &o->corrupted;
     } else if (strcmp(a, "--table") == 0) {
       str = &o->table;
+    } else if (strcmp(a, "--variant") == 0) {
+      str = &o->variant;
     } else if (strcmp(a, "--frost-dir") == 0) {
       str = &o->frost_dir;
     } else if (strcmp(a, "--resume") == 0) {
@@ -196,13 +204,15 @@ static fv_status parse(int argc, char **argv, options *o, fv_error *err) {
   if (o->split && strcmp(o->split, "test") != 0 && strcmp(o->split, "train") != 0)
     return fv_fail(err, "--split: unknown split '%s' (expected 'test' or 'train')", o->split);
   if (o->shard && fv_rob_parse_shard(o->shard, &o->shard_k, &o->shard_n, err)) return FV_ERR;
-  if (o->corrupted && (o->table || o->frost_dir))
+  if (o->corrupted && (o->table || o->variant || o->frost_dir))
     return fv_fail(err,
-                   "--table and --frost-dir choose how images are "
+                   "--table, --variant and --frost-dir choose how images are "
                    "corrupted; --corrupted-dataset reads images "
                    "that are already corrupted");
   if (o->table && fv_corrupt_table_from_name(o->table) < 0)
     return fv_fail(err, "--table: unknown table '%s' (expected imagenet, cifar10 or tiny)", o->table);
+  if (o->variant && fv_corrupt_variant_from_name(o->variant) < 0)
+    return fv_fail(err, "--variant: unknown variant '%s' (expected imagecorruptions or hendrycks)", o->variant);
   if (!o->m.model) o->m.model = fv_cli_default_model();
   return FV_OK;
 }
@@ -651,13 +661,16 @@ static int run_main(int argc, char **argv) {
     absolute(o->corrupted, p->corrupted_dataset, sizeof p->corrupted_dataset);
   } else {
     p->seed = o->seed;
-    fv_corrupt_options copt = {.table = (fv_corrupt_table)(o->table ? fv_corrupt_table_from_name(o->table) : 0),
-                               .seed = o->seed,
-                               .frost_dir = o->frost_dir,
-                               .frost_seed = o->frost_seed,
-                               .batch = r->B};
+    fv_corrupt_options copt = {
+        .table = (fv_corrupt_table)(o->table ? fv_corrupt_table_from_name(o->table) : 0),
+        .variant = (fv_corrupt_variant)(o->variant ? fv_corrupt_variant_from_name(o->variant) : 0),
+        .seed = o->seed,
+        .frost_dir = o->frost_dir,
+        .frost_seed = o->frost_seed,
+        .batch = r->B};
     if (fv_corruptor_open(r->dev, &copt, &r->cr, &err)) goto fail;
     snprintf(p->table, sizeof p->table, "%s", fv_corrupt_table_name(copt.table));
+    snprintf(p->variant, sizeof p->variant, "%s", fv_corrupt_variant_name(copt.variant));
     snprintf(p->frost, sizeof p->frost, "%s", fv_corruptor_frost_source(r->cr));
   }
 

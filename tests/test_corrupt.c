@@ -10,7 +10,11 @@
  *     pixelate and motion blur at a fixed angle, within one grey level; JPEG against the
  *     Pillow fixtures of tests/fixtures/jpeg, pixelate of all three tables against Pillow
  *     (tests/fixtures/corrupt, tools/make_corrupt_fixtures.py), bit for bit;
- *   - the cifar10 (32 px) and tiny (64 px) tables: every corruption and severity at its size.
+ *   - the cifar10 (32 px) and tiny (64 px) tables: every corruption and severity at its size;
+ *   - --variant hendrycks: elastic_transform differs from imagecorruptions and repeats itself,
+ *     frost's layer is a window of the unresized texture (found by search in the texture
+ *     itself) and each variant's output is the blend with its own resize rule's crop (none vs
+ *     imagecorruptions' x1.1), not the other's; the other 17 are byte-identical.
  * FOVEA_TEST_QUICK=1 (sanitizer runs) keeps severities 1 and 5 only. */
 #include <math.h>
 #include <stdint.h>
@@ -21,6 +25,7 @@
 #include "check.h"
 #include "engine/device.h"
 #include "vision/corrupt.h"
+#include "vision/corrupt_frost.h"
 #include "vision/corrupt_params.h"
 #include "vision/image.h"
 
@@ -651,6 +656,117 @@ static void test_tables(fv_device *dev) {
   }
 }
 
+/* Does some texture window (r0, c0) give out = u8(x + b * T[r0 + y, c0 + x]) within one grey level
+ * at every value (frost with image weight a = 1)? Searched over every texture and offset. */
+static int frost_window_found(const fv_frost_textures *ft, const fv_image *in, const fv_image *out, double b) {
+  for (int k = 0; k < FV_FROST_TEXTURES; k++) {
+    int th, tw;
+    const uint8_t *t = fv_frost_texture(ft, k, &th, &tw);
+    for (int r0 = 0; t && r0 + in->height <= th; r0++)
+      for (int c0 = 0; c0 + in->width <= tw; c0++) {
+        int ok = 1;
+        for (int y = 0; y < in->height && ok; y++)
+          for (int x = 0; x < in->width && ok; x++)
+            for (int c = 0; c < 3 && ok; c++) {
+              size_t i = ((size_t)y * in->width + x) * 3 + c;
+              double v = in->pixels[i] + b * t[((size_t)(r0 + y) * tw + c0 + x) * 3 + c];
+              ok = abs((int)u8_raw(v) - (int)out->pixels[i]) <= 1;
+            }
+        if (ok) return 1;
+      }
+  }
+  return 0;
+}
+
+/* Is out = u8(a x + b crop) within one grey level at every value? */
+static int frost_blend_matches(const fv_image *in, const fv_image *out, double a, double b, const float *crop) {
+  size_t n = (size_t)in->width * in->height * 3;
+  for (size_t i = 0; i < n; i++)
+    if (abs((int)u8_raw(a * in->pixels[i] + b * crop[i]) - (int)out->pixels[i]) > 1) return 0;
+  return 1;
+}
+
+/* --variant hendrycks against the default on the imagenet table (spec "Reference semantics"). */
+static void test_variant(fv_device *dev) {
+  fv_image in[2] = {make_image(24, 20, 3, 4), make_image(24, 20, 3, 5)};
+  uint32_t keys[2] = {11, 12};
+  fv_corrupt_options oi = {.table = FV_TABLE_IMAGENET, .seed = 5, .batch = 2}, oh = oi;
+  oh.variant = FV_VARIANT_HENDRYCKS;
+  fv_corruptor *ci = NULL, *ch = NULL, *vk = NULL;
+  fv_error err;
+  CHECK(fv_corruptor_open(NULL, &oi, &ci, &err) == 0, "open imagecorruptions: %s", err.msg);
+  CHECK(fv_corruptor_open(NULL, &oh, &ch, &err) == 0, "open hendrycks: %s", err.msg);
+  if (dev && fv_corruptor_open(dev, &oh, &vk, &err)) vk = NULL;
+  fv_corrupt_options bad = oi;
+  bad.variant = (fv_corrupt_variant)7;
+  fv_corruptor *x = NULL;
+  CHECK(fv_corruptor_open(NULL, &bad, &x, &err) != 0 && x == NULL && strstr(err.msg, "variant 7"),
+        "an unknown variant is refused (%s)", err.msg);
+  CHECK(strcmp(fv_corrupt_variant_name(FV_VARIANT_HENDRYCKS), "hendrycks") == 0 &&
+            fv_corrupt_variant_from_name("imagecorruptions") == FV_VARIANT_IMAGECORRUPTIONS &&
+            fv_corrupt_variant_from_name("hendrycks") == FV_VARIANT_HENDRYCKS &&
+            fv_corrupt_variant_from_name("Hendrycks") == -1 && fv_corrupt_variant_from_name(NULL) == -1,
+        "variant names round-trip");
+  fv_frost_textures *ft = NULL;
+  CHECK(fv_frost_open(NULL, 0, &ft, &err) == 0, "procedural frost: %s", err.msg);
+  for (int c = 0; c < FV_CORRUPTION_COUNT && ci && ch; c++)
+    for (int s = 1; s <= 5; s++) {
+      if (severity_skipped(s)) continue;
+      const char *name = fv_corruption_name(c);
+      fv_image a[2], h[2], h2[2], v[2];
+      if (!run(ci, c, s, in, keys, 2, a)) {
+        CHECK(0, "imagecorruptions %s s%d runs", name, s);
+        continue;
+      }
+      if (!run(ch, c, s, in, keys, 2, h)) {
+        CHECK(0, "hendrycks %s s%d runs", name, s);
+        free_all(a, 2);
+        continue;
+      }
+      if (c != FV_ELASTIC_TRANSFORM && c != FV_FROST) {
+        CHECK(same_image(&a[0], &h[0]) && same_image(&a[1], &h[1]), "%s s%d: the same bytes in both variants", name, s);
+      } else {
+        run(ch, c, s, in, keys, 2, h2);
+        double d = mean_abs_diff(&a[0], &h[0]);
+        CHECK(d > (c == FV_ELASTIC_TRANSFORM ? 2.0 : 0.0) && same_image(&h[0], &h2[0]) && same_image(&h[1], &h2[1]),
+              "%s s%d: hendrycks repeats itself and differs from imagecorruptions (mean |diff| %.2f)", name, s, d);
+        CHECK(mean_abs_diff(&h[0], &in[0]) > 0, "hendrycks %s s%d changes the image", name, s);
+        const double *p = fv_corrupt_params(FV_TABLE_IMAGENET, FV_FROST, s);
+        if (c == FV_FROST && s == 1 && ft) /* s1: a = 1, b = 0.4 */
+          CHECK(p[0] == 1.0 && frost_window_found(ft, &in[0], &h[0], p[1]),
+                "hendrycks frost s1: the layer is a window of an unresized texture");
+        float *none = malloc(sizeof(float) * 24 * 20 * 3), *resized = malloc(sizeof(float) * 24 * 20 * 3);
+        if (c == FV_FROST && ft && none && resized &&
+            fv_frost_crop(ft, FV_FROST_RESIZE_NONE, 20, 24, 5, keys[0], s, none, &err) == 0 &&
+            fv_frost_crop(ft, FV_FROST_RESIZE_IMAGENET, 20, 24, 5, keys[0], s, resized, &err) == 0) {
+          CHECK(frost_blend_matches(&in[0], &h[0], p[0], p[1], none) &&
+                    !frost_blend_matches(&in[0], &h[0], p[0], p[1], resized),
+                "hendrycks frost s%d: the blend with the unresized texture's crop, not the resized one's", s);
+          CHECK(frost_blend_matches(&in[0], &a[0], p[0], p[1], resized) &&
+                    !frost_blend_matches(&in[0], &a[0], p[0], p[1], none),
+                "imagecorruptions frost s%d: the blend with the x1.1 texture's crop, not the unresized one's", s);
+        }
+        free(none);
+        free(resized);
+        if (vk && run(vk, c, s, in, keys, 2, v)) {
+          int m;
+          double f;
+          CHECK(executors_agree(c, &h[0], &v[0], &m, &f) && executors_agree(c, &h[1], &v[1], &m, &f),
+                "hendrycks %s s%d: Vulkan vs CPU (max diff %d, %.3f%% differ)", name, s, m, 100 * f);
+          free_all(v, 2);
+        }
+        free_all(h2, 2);
+      }
+      free_all(a, 2);
+      free_all(h, 2);
+    }
+  fv_frost_close(ft);
+  fv_corruptor_close(ci);
+  fv_corruptor_close(ch);
+  fv_corruptor_close(vk);
+  free_all(in, 2);
+}
+
 /* Pixelate against Pillow itself (tools/make_corrupt_fixtures.py): every table and severity,
  * bit for bit. */
 static void test_pixelate_pillow(fv_device *dev) {
@@ -700,6 +816,7 @@ int main(void) {
   test_independent(dev);
   test_pixelate_pillow(dev);
   test_tables(dev);
+  test_variant(dev);
   if (dev) {
     test_vulkan(dev);
     CHECK(fv_device_validation_errors(dev) == 0, "no validation messages (%d)", fv_device_validation_errors(dev));

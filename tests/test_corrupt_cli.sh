@@ -3,7 +3,8 @@
 # OUT/<corruption>/<severity>/<stem>.png, the manifest (seed, table, frost source, device, one
 # entry per output with key and source), gray inputs written gray, --format jpeg85 (.jpg files
 # that are JPEGs), the same bytes on Vulkan and --device cpu for a deterministic corruption and
-# for another batch size, --bench output, and one clear error for an unknown corruption, a bad
+# for another batch size, --variant hendrycks (recorded; elastic_transform differs, brightness does
+# not), --bench output, and one clear error for an unknown corruption, a bad
 # severity, a missing input and an unwritable output directory.
 # The pixels themselves are tests/test_corrupt.c's job.
 set -u
@@ -38,6 +39,7 @@ m=$out/manifest.json
 expect "manifest is JSON" /usr/bin/python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$m"
 expect "manifest records the seed" grep -q '"seed": 5,' "$m"
 expect "manifest records the table" grep -q '"table": "imagenet"' "$m"
+expect "manifest records the default variant" grep -q '"variant": "imagecorruptions"' "$m"
 expect "manifest records the frost source" grep -q '"frost": "procedural (seed 0)"' "$m"
 expect "manifest records the device" grep -q '"device": "cpu"' "$m"
 expect "manifest lists 12 outputs" test "$(grep -c '"file": ' "$m")" = 12
@@ -55,6 +57,18 @@ expect "Vulkan run succeeds ($(tail -1 "$tmp/vk.err"))" test $? = 0
 expect "Vulkan = CPU for contrast" cmp -s "$out/contrast/3/photo.png" "$tmp/vk/contrast/3/photo.png"
 "$fovea" corrupt --corruption gaussian_noise --severity 3 --seed 6 --device cpu --out "$tmp/s6" "$in" >/dev/null 2>&1
 expect "another seed, other noise" bash -c "! cmp -s '$out/gaussian_noise/3/photo.png' '$tmp/s6/gaussian_noise/3/photo.png'"
+
+# ---- --variant hendrycks ---------------------------------------------------------------------------
+for v in imagecorruptions hendrycks; do
+  "$fovea" corrupt --corruption elastic_transform,brightness --severity 3 --variant $v --device cpu \
+    --out "$tmp/var-$v" "$in/photo.png" >/dev/null 2>"$tmp/var-$v.err"
+  expect "--variant $v succeeds ($(tail -1 "$tmp/var-$v.err"))" test $? = 0
+done
+expect "manifest records --variant hendrycks" grep -q '"variant": "hendrycks"' "$tmp/var-hendrycks/manifest.json"
+expect "hendrycks elastic_transform differs" bash -c \
+  "! cmp -s '$tmp/var-hendrycks/elastic_transform/3/photo.png' '$tmp/var-imagecorruptions/elastic_transform/3/photo.png'"
+expect "brightness is the same in both variants" cmp -s "$tmp/var-hendrycks/brightness/3/photo.png" \
+  "$tmp/var-imagecorruptions/brightness/3/photo.png"
 
 # ---- jpeg85 ---------------------------------------------------------------------------------------
 "$fovea" corrupt --corruption brightness --severity 1 --format jpeg85 --device cpu --json --out "$tmp/j" "$in/photo.png" \
@@ -91,4 +105,6 @@ expect_error "colliding stems" "same stem 'photo'" corrupt --corruption contrast
 expect_error "missing frost textures" "frost1.png" corrupt --corruption frost --severity 1 --frost-dir "$tmp/nofrost" --out "$tmp/f" "$in"
 expect "nothing written for missing frost textures" test ! -e "$tmp/f"
 expect_error "bad table" "--table: 'imagenet21k'" corrupt --corruption contrast --severity 1 --table imagenet21k --out "$tmp/e" "$in"
+expect_error "unknown variant" "--variant: 'imagenet-c' is not imagecorruptions or hendrycks" corrupt \
+  --corruption contrast --severity 1 --variant imagenet-c --out "$tmp/e" "$in"
 finish

@@ -2,7 +2,8 @@
 # test_robustness_cli.sh: `fovea robustness` end to end with the bundled Fashion-MNIST model, on a few
 # test images and a few corruptions: the outputs (RESULTS.json, .csv, .svg, the cell store) exist
 # and parse; a run killed with SIGKILL and resumed gives the RESULTS.json of an uninterrupted run
-# (timings aside); --resume refuses other parameters and a second run refuses to mix without it;
+# (timings aside); --resume refuses other parameters (seed, limit, --variant; cell files without a
+# "variant" read as imagecorruptions) and a second run refuses to mix without it;
 # --shard 1/2 + 2/2 merged equal the unsharded run; --corrupted-dataset reads an ImageNet-C-style
 # layout and agrees with `fovea eval` on the same folders; one Vulkan run agrees with the CPU.
 # Metric arithmetic is tests/test_robustness.c's job.
@@ -45,6 +46,7 @@ expect "16 images per cell, error = 1 - correct/images" jqe '.cells | length == 
 expect "clean_error is the clean cell's" jqe '.clean_error == (.cells[] | select(.cell == "clean") | .error)' \
   "$tmp/a.json"
 expect "cell file records the parameters" jqe '.seed == 0 and .limit == 16 and .table == "cifar10" and .images == 16
+  and .variant == "imagecorruptions"
   and (.model | endswith("fmnist-vit")) and (.dataset | length > 0) and has("seconds") and has("shard")' \
   "$tmp/a.json.cells/contrast-2.json"
 expect "CSV: header, 5 cells, summary rows" bash -c "head -1 '$tmp/a.csv' | grep -q '^kind,corruption,severity' &&
@@ -65,6 +67,13 @@ expect_error "--resume with another seed is refused" "seed" robustness "${small[
   --resume
 expect_error "--resume with another limit is refused" "limit" robustness "${small[@]/16/12}" --out "$tmp/a.json" \
   --resume
+expect_error "--resume with another variant is refused" "variant 'imagecorruptions', but this run has variant 'hendrycks'" \
+  robustness "${small[@]}" --variant hendrycks --out "$tmp/a.json" --resume
+expect_error "an unknown variant is refused" "--variant: unknown variant 'imagenet-c'" robustness "${small[@]}" \
+  --variant imagenet-c --out "$tmp/v.json"
+# cell files written before --variant existed have no "variant": they read as imagecorruptions
+jq 'del(.variant)' "$tmp/a.json.cells/contrast-1.json" >"$tmp/old-cell.json" &&
+  mv "$tmp/old-cell.json" "$tmp/a.json.cells/contrast-1.json"
 before=$(jq -S 'del(.seconds_total)' "$tmp/a.json")
 rm "$tmp/a.json"
 "$fovea" robustness "${small[@]}" --out "$tmp/a.json" --resume --json >"$tmp/again.json" 2>/dev/null
@@ -150,6 +159,8 @@ expect "dataset mode: AlexNet normalisation by default, no clean cell" jqe '.nor
   .clean_error == null and .relative_mce == null and (.ce.contrast | type == "number")' "$tmp/d.json"
 expect_error "dataset mode refuses --table" "already corrupted" robustness --corrupted-dataset "$layout" --table tiny \
   --out "$tmp/x.json"
+expect_error "dataset mode refuses --variant" "already corrupted" robustness --corrupted-dataset "$layout" \
+  --variant hendrycks --out "$tmp/x.json"
 
 # ---- dataset mode on files written by `fovea corrupt` = generation mode ------------------------------------
 # The bundled samples as an ImageFolder; `fovea corrupt` writes their corrupted copies, sorted here

@@ -341,7 +341,7 @@ static double draw_angle(const fv_corruptor *cr, int c, int severity, uint32_t k
 static void zoom_row(int H, int W, double z, float row[4], int *oh, int *ow);
 static void ray_layout(const fv_corruptor *cr, int c, int severity, int H, int W, int *radius, double *sigma, int *lh,
                        int *lw) {
-  const double *v = fv_corrupt_params(cr->opt.table, c, severity);
+  const double *v = fv_corrupt_params_variant(cr->opt.table, cr->opt.variant, c, severity);
   *lh = H, *lw = W;
   if (c == FV_MOTION_BLUR) {
     *radius = (int)v[0], *sigma = v[1];
@@ -432,7 +432,7 @@ static int next_pow2(int v) {
 
 static int build_body(build_ctx *bc, fv_graph *g, int x, int keys) {
   plan *p = bc->p;
-  const double *v = fv_corrupt_params(bc->cr->opt.table, p->c, p->severity);
+  const double *v = fv_corrupt_params_variant(bc->cr->opt.table, bc->cr->opt.variant, p->c, p->severity);
   const int B = p->batch, H = p->height, W = p->width, c = p->c, s = p->severity;
   fv_rng_params rng = {bc->cr->opt.seed, (uint32_t)c, (uint32_t)s, 0};
   switch (c) {
@@ -576,7 +576,7 @@ static int build_body(build_ctx *bc, fv_graph *g, int x, int keys) {
 
 /* The host-filled inputs each corruption needs: (channels of aux0, channels of aux1). */
 static void aux_layout(const fv_corruptor *cr, int c, int severity, int ch[2]) {
-  const double *v = fv_corrupt_params(cr->opt.table, c, severity);
+  const double *v = fv_corrupt_params_variant(cr->opt.table, cr->opt.variant, c, severity);
   ch[0] = ch[1] = 0;
   if (c == FV_GLASS_BLUR || (c == FV_ELASTIC_TRANSFORM && v[0] != 0)) ch[0] = ch[1] = 1;
   if (c == FV_FROST) ch[0] = 3;
@@ -731,14 +731,16 @@ static void fill_rays(const fv_corruptor *cr, plan *p, int slot, uint32_t key) {
 static fv_status fill_aux(fv_corruptor *cr, plan *p, int slot, uint32_t key, fv_error *err) {
   const int H = p->height, W = p->width, c = p->c, s = p->severity;
   const size_t hw = (size_t)H * W;
-  const double *v = fv_corrupt_params(cr->opt.table, c, s);
+  const double *v = fv_corrupt_params_variant(cr->opt.table, cr->opt.variant, c, s);
   if (c == FV_GLASS_BLUR) {
     fv_glass_displacement(H, W, (int)v[1], (int)v[2], cr->opt.seed, key, s, p->host_aux[0] + slot * hw,
                           p->host_aux[1] + slot * hw);
   } else if (c == FV_FROST) {
     if (!cr->frost && fv_frost_open(cr->opt.frost_dir, cr->opt.frost_seed, &cr->frost, err)) return FV_ERR;
-    if (fv_frost_crop(cr->frost, (int)cr->opt.table, H, W, cr->opt.seed, key, s, p->host_aux[0] + slot * hw * 3, err))
-      return FV_ERR;
+    /* The original ImageNet-C script crops its textures as they are (spec 3.7, hendrycks). */
+    int rule = cr->opt.table == FV_TABLE_IMAGENET && cr->opt.variant == FV_VARIANT_HENDRYCKS ? FV_FROST_RESIZE_NONE
+                                                                                             : (int)cr->opt.table;
+    if (fv_frost_crop(cr->frost, rule, H, W, cr->opt.seed, key, s, p->host_aux[0] + slot * hw * 3, err)) return FV_ERR;
   } else if (c == FV_SPATTER) {
     float params[6];
     for (int i = 0; i < 6; i++) params[i] = (float)v[i];
@@ -759,6 +761,8 @@ fv_status fv_corruptor_open(fv_device *dev, const fv_corrupt_options *opt, fv_co
   fv_corrupt_options o = opt ? *opt : (fv_corrupt_options){0};
   if (fv_corrupt_table_size(o.table) == 0)
     return fv_fail(err, "corrupt: table %d is not imagenet, cifar10 or tiny", o.table);
+  if (o.variant != FV_VARIANT_IMAGECORRUPTIONS && o.variant != FV_VARIANT_HENDRYCKS)
+    return fv_fail(err, "corrupt: variant %d is not imagecorruptions or hendrycks", (int)o.variant);
   if (o.batch < 1) o.batch = 16;
   fv_corruptor *cr = calloc(1, sizeof *cr);
   if (!cr) return fv_fail(err, "corrupt: out of memory");
@@ -857,7 +861,7 @@ static void widen(const fv_image *im, float *dst) {
 }
 
 static fv_status run_jpeg(const fv_corruptor *cr, int severity, const fv_image *in, fv_image *out, fv_error *err) {
-  const double *v = fv_corrupt_params(cr->opt.table, FV_JPEG_COMPRESSION, severity);
+  const double *v = fv_corrupt_params_variant(cr->opt.table, cr->opt.variant, FV_JPEG_COMPRESSION, severity);
   if (in->channels == 3) return fv_jpeg_roundtrip(in, (int)v[0], out, err);
   /* The gray rule: replicate, corrupt as RGB, back to gray. */
   size_t hw = (size_t)in->height * in->width;

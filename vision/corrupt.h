@@ -16,7 +16,8 @@
  * (corruption, severity, stream, draw index): the same seed and key give the same draws on
  * every device, batch size and run; image order and sharding do not matter.
  *
- * Semantics: imagecorruptions v1.1.2 (spec 0): float computation, output truncated to uint8,
+ * Semantics: imagecorruptions v1.1.2 (spec 0; fv_corrupt_variant for the original script's
+ * elastic_transform and frost): float computation, output truncated to uint8,
  * RGB. Gray inputs (1 channel) follow Fovea's documented rule: replicated to RGB (as the
  * reference's corrupt() does), corrupted as RGB, and converted back to gray with PIL's 'L'
  * weights (L = (19595 R + 38470 G + 7471 B + 32768) >> 16), which is what a user's PIL
@@ -65,10 +66,21 @@ const char *fv_corrupt_table_name(fv_corrupt_table t); /* "imagenet", "cifar10",
 int fv_corrupt_table_from_name(const char *name);      /* -1 if unknown */
 int fv_corrupt_table_size(fv_corrupt_table t);         /* 224, 32, 64 */
 
+/* --variant (spec "Reference semantics"): which reference the imagenet table follows where
+ * they differ materially. imagecorruptions (default): imagecorruptions v1.1.2. hendrycks: the
+ * original ImageNet-C script for elastic_transform (its affine + field algorithm and its
+ * (alpha, sigma, A) at 224, spec 3.11) and frost (no texture rescale, spec 3.7); the other 17
+ * corruptions are the same in both. The cifar10 and tiny tables always follow the hendrycks
+ * scripts that built CIFAR-10-C and Tiny-ImageNet-C, so the variant does not change them. */
+typedef enum fv_corrupt_variant { FV_VARIANT_IMAGECORRUPTIONS = 0, FV_VARIANT_HENDRYCKS } fv_corrupt_variant;
+const char *fv_corrupt_variant_name(fv_corrupt_variant v); /* "imagecorruptions", "hendrycks" */
+int fv_corrupt_variant_from_name(const char *name);        /* -1 if unknown */
+
 typedef struct fv_corrupt_options {
   fv_corrupt_table table;
-  uint32_t seed;         /* --seed, default 0 */
-  const char *frost_dir; /* NULL: procedural textures (spec 7) from frost_seed */
+  fv_corrupt_variant variant; /* --variant, default imagecorruptions (0) */
+  uint32_t seed;              /* --seed, default 0 */
+  const char *frost_dir;      /* NULL: procedural textures (spec 7) from frost_seed */
   uint32_t frost_seed;
   int batch; /* images per graph run (default 16; lowered so one image tensor stays <= 48 MiB) */
 } fv_corrupt_options;

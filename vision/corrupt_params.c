@@ -12,7 +12,8 @@
  *   frost                 image weight a, frost weight b
  *   fog                   strength c, wibble decay
  *   brightness            dV;  contrast: factor k;  pixelate: scale;  jpeg: quality
- *   elastic_transform     imagenet: variant 0 (imagecorruptions), alpha;
+ *   elastic_transform     imagenet: variant 0 (imagecorruptions), alpha (--variant hendrycks:
+ *                         the row below, variant 1 with the 224 constants);
  *                         cifar10 / tiny: variant 1 (hendrycks), alpha, sigma, affine A, all
  *                         already multiplied by the table's image size as the scripts do
  *   gaussian_blur         sigma
@@ -82,6 +83,27 @@ int fv_corrupt_table_from_name(const char *name) {
 }
 
 int fv_corrupt_table_size(fv_corrupt_table t) { return (int)t >= 0 && (int)t < 3 ? table_sizes[t] : 0; }
+
+static const char *const variant_names[] = {"imagecorruptions", "hendrycks"};
+
+const char *fv_corrupt_variant_name(fv_corrupt_variant v) {
+  return (int)v >= 0 && (int)v < 2 ? variant_names[v] : "unknown";
+}
+
+int fv_corrupt_variant_from_name(const char *name) {
+  if (!name) return -1;
+  for (int v = 0; v < 2; v++)
+    if (strcmp(name, variant_names[v]) == 0) return v;
+  return -1;
+}
+
+/* The original ImageNet-C script's elastic_transform at 224 (spec 3.11, hendrycks): variant 1,
+ * then (alpha, sigma, A) = 244 * (...) as the script writes them ("244 should have been 224"). */
+static const double hendrycks_elastic_224[5][FV_CORRUPT_PARAM_COUNT] = {
+    {1, 244 * 2.0, 244 * 0.7, 244 * 0.1},    {1, 244 * 2.0, 244 * 0.08, 244 * 0.2},
+    {1, 244 * 0.05, 244 * 0.01, 244 * 0.02}, {1, 244 * 0.07, 244 * 0.01, 244 * 0.02},
+    {1, 244 * 0.12, 244 * 0.01, 244 * 0.02},
+};
 
 /* [table][corruption][severity - 1][column] */
 static const double tables[3][FV_CORRUPTION_COUNT][5][FV_CORRUPT_PARAM_COUNT] = {
@@ -188,6 +210,13 @@ static const double tables[3][FV_CORRUPTION_COUNT][5][FV_CORRUPT_PARAM_COUNT] = 
 const double *fv_corrupt_params(fv_corrupt_table t, int c, int severity) {
   if ((int)t < 0 || (int)t > 2 || c < 0 || c >= FV_CORRUPTION_COUNT || severity < 1 || severity > 5) return NULL;
   return tables[t][c][severity - 1];
+}
+
+const double *fv_corrupt_params_variant(fv_corrupt_table t, fv_corrupt_variant variant, int c, int severity) {
+  const double *row = fv_corrupt_params(t, c, severity);
+  if (row && t == FV_TABLE_IMAGENET && variant == FV_VARIANT_HENDRYCKS && c == FV_ELASTIC_TRANSFORM)
+    return hendrycks_elastic_224[severity - 1];
+  return row;
 }
 
 int fv_corrupt_arange(double start, double stop, double step, double *out, int cap) {

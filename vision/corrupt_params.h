@@ -15,6 +15,11 @@
 /* The row of (t, c, severity 1..5), or NULL when any of them is out of range. */
 const double *fv_corrupt_params(fv_corrupt_table t, int c, int severity);
 
+/* The row the corruptor uses under --variant: the table's row, except elastic_transform on the
+ * imagenet table with variant hendrycks (spec 3.11: the original script's algorithm, its
+ * column 0 is 1, and its (alpha, sigma, A) at 224). NULL when out of range. */
+const double *fv_corrupt_params_variant(fv_corrupt_table t, fv_corrupt_variant variant, int c, int severity);
+
 /* The zoom factors of a numpy arange(start, stop, step) (spec 3.5): length
  * ceil((stop - start) / step), values start + i * ((start + step) - start), all in double.
  * Writes at most cap factors; returns the length (which may exceed cap). */

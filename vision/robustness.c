@@ -91,7 +91,8 @@ fv_status fv_rob_params_check(const fv_rob_params *want, const fv_rob_params *go
   } strs[] = {
       {"model", want->model, got->model}, {"dataset", want->dataset, got->dataset},
       {"split", want->split, got->split}, {"corrupted_dataset", want->corrupted_dataset, got->corrupted_dataset},
-      {"table", want->table, got->table}, {"frost", want->frost, got->frost}};
+      {"table", want->table, got->table}, {"variant", want->variant, got->variant},
+      {"frost", want->frost, got->frost}};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
     if (strcmp(strs[i].a, strs[i].b) != 0)
       return fv_fail(err, "%s was made with %s '%s', but this run has %s '%s'", where, strs[i].name, strs[i].b,
@@ -579,6 +580,8 @@ static void sb_params(sbuf *b, const fv_rob_params *p) {
   sb_json_string(b, p->corrupted_dataset);
   sb_printf(b, ", \"table\": ");
   sb_json_string(b, p->table);
+  sb_printf(b, ", \"variant\": ");
+  sb_json_string(b, p->variant);
   sb_printf(b, ", \"frost\": ");
   sb_json_string(b, p->frost);
   sb_printf(b, ", \"limit\": %d, \"seed\": %u, \"fp16\": %s", p->limit, p->seed, p->fp16 ? "true" : "false");
@@ -645,6 +648,13 @@ static fv_status parse_params(const cJSON *obj, fv_rob_params *p, const char *wh
       get_long(obj, "limit", 0, 1L << 30, &limit, where, err) ||
       get_long(obj, "seed", 0, 0xffffffffL, &seed, where, err))
     return FV_ERR;
+  /* "variant" came with --variant; files made before it were all imagecorruptions semantics
+   * (generation mode) or have no corruption parameters (dataset mode, table ""). */
+  if (cJSON_GetObjectItemCaseSensitive(obj, "variant")) {
+    if (get_string(obj, "variant", p->variant, sizeof p->variant, where, err)) return FV_ERR;
+  } else {
+    snprintf(p->variant, sizeof p->variant, "%s", p->table[0] ? "imagecorruptions" : "");
+  }
   const cJSON *fp16 = cJSON_GetObjectItemCaseSensitive(obj, "fp16");
   if (!cJSON_IsBool(fp16)) return fv_fail(err, "%s: \"fp16\" is %s, expected true or false", where, fv_json_kind(fp16));
   p->limit = (int)limit;
@@ -1293,7 +1303,9 @@ fv_status fv_rob_write_svg(const char *path, const fv_rob_set *s, const fv_rob_b
   sb_printf(&o, "; data ");
   sb_xml(&o, s->params.corrupted_dataset[0] ? s->params.corrupted_dataset : s->params.dataset);
   if (s->params.limit) sb_printf(&o, " (first %d images)", s->params.limit);
-  sb_printf(&o, "; table %s; seed %u", s->params.table[0] ? s->params.table : "n/a", s->params.seed);
+  sb_printf(&o, "; table %s", s->params.table[0] ? s->params.table : "n/a");
+  if (strcmp(s->params.variant, "hendrycks") == 0) sb_printf(&o, " (hendrycks variant)");
+  sb_printf(&o, "; seed %u", s->params.seed);
   if (s->params.frost[0]) {
     sb_printf(&o, "; frost ");
     sb_xml(&o, s->params.frost);

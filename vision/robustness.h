@@ -66,6 +66,7 @@ typedef struct fv_rob_params {
   char split[32];                     /* IDX split, "" for ImageFolder */
   char corrupted_dataset[FV_ROB_STR]; /* dataset mode: DIR/<corruption>/<severity>/<class>/... */
   char table[16];                     /* imagenet | cifar10 | tiny ("" in dataset mode) */
+  char variant[24];                   /* imagecorruptions | hendrycks ("" in dataset mode) */
   char frost[FV_ROB_STR];             /* the frost source line ("" in dataset mode) */
   int limit;                          /* 0 = all */
   uint32_t seed;
