@@ -25,6 +25,7 @@
 #include "engine/graph.h"
 #include "engine/philox.h"
 #include "engine/ref/ref.h"
+#include "graph_runner.h"
 
 #define TOL32 1e-5
 #define TOL16 3e-3
@@ -32,12 +33,6 @@
 static fv_device *g_dev;
 static uint64_t g_seed = 0x9E3779B97F4A7C15ull;
 static int g_quick, g_verbose;
-
-typedef struct feed {
-  int node;
-  const void *data; /* floats, or uint32 keys */
-  size_t count;
-} feed;
 
 static float *rand_floats(size_t n, float lo, float hi) {
   float *x = malloc((n ? n : 1) * sizeof *x);
@@ -52,19 +47,6 @@ static float *rand_image(size_t n) {
   for (size_t i = 0; i < n; i++) x[i] = floorf(x[i]) > 255.0f ? 255.0f : floorf(x[i]);
   if (n > 2) x[0] = 0.0f, x[1] = 255.0f;
   return x;
-}
-
-/* Runs g on one executor (dev NULL: CPU) and reads node out into dst. */
-static fv_status run_graph(fv_device *dev, const fv_graph *g, fv_dtype storage, const feed *feeds, int n_feeds, int out,
-                           float *dst, fv_error *err) {
-  fv_exec_options opt = {.storage = storage};
-  fv_exec *ex = NULL;
-  fv_status st = fv_exec_new(dev, g, &opt, &ex, err);
-  for (int i = 0; !st && i < n_feeds; i++) st = fv_exec_write(ex, feeds[i].node, feeds[i].data, feeds[i].count, err);
-  if (!st) st = fv_exec_run(ex, err);
-  if (!st) st = fv_exec_read(ex, out, dst, (size_t)fv_node_numel(&g->nodes[out]), err);
-  fv_exec_free(ex);
-  return st;
 }
 
 typedef enum cmp_kind {

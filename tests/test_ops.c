@@ -28,6 +28,7 @@
 #include "engine/exec.h"
 #include "engine/graph.h"
 #include "engine/ops/plan.h"
+#include "graph_runner.h"
 
 #define TOL32 1e-5
 #define TOL32_DOT 2e-5
@@ -36,12 +37,6 @@
 static fv_device *g_dev;
 static uint64_t g_seed = 0x2545F4914F6CDD1Dull;
 static int g_verbose;
-
-typedef struct feed {
-  int node;
-  const void *data; /* floats, or bytes for U8 inputs */
-  size_t count;
-} feed;
 
 static float *rand_floats(size_t n, float lo, float hi) {
   float *x = malloc((n ? n : 1) * sizeof *x);
@@ -80,19 +75,6 @@ static int quick_case(const char *what) {
     n_families++;
   }
   return ++counts[f] <= 2;
-}
-
-/* Runs g on one executor (dev NULL: CPU) and reads node out into dst. */
-static fv_status run_graph(fv_device *dev, const fv_graph *g, fv_dtype storage, const feed *feeds, int n_feeds, int out,
-                           float *dst, fv_error *err) {
-  fv_exec_options opt = {.storage = storage};
-  fv_exec *ex = NULL;
-  fv_status st = fv_exec_new(dev, g, &opt, &ex, err);
-  for (int i = 0; !st && i < n_feeds; i++) st = fv_exec_write(ex, feeds[i].node, feeds[i].data, feeds[i].count, err);
-  if (!st) st = fv_exec_run(ex, err);
-  if (!st) st = fv_exec_read(ex, out, dst, (size_t)fv_node_numel(&g->nodes[out]), err);
-  fv_exec_free(ex);
-  return st;
 }
 
 /* Compares what a result may differ by: normally the normalised error; with `rounded` (PIL-style

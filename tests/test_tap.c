@@ -22,6 +22,7 @@
 #include "engine/device.h"
 #include "engine/exec.h"
 #include "engine/graph.h"
+#include "graph_runner.h"
 #include "vision/tap.h"
 
 #define TOL32 1e-5
@@ -35,25 +36,6 @@ static float *rand_floats(size_t n, float lo, float hi) {
   if (!x) abort();
   for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * 0.5f * (fv_test_rand(&g_seed) + 1.0f);
   return x;
-}
-
-typedef struct feed {
-  int node;
-  const float *data;
-  size_t count;
-} feed;
-
-/* Runs g on dev (NULL: CPU executor) and reads node out into dst. */
-static fv_status run_graph(fv_device *dev, const fv_graph *g, fv_dtype storage, const feed *feeds, int n_feeds, int out,
-                           float *dst, fv_error *err) {
-  fv_exec_options opt = {.storage = storage};
-  fv_exec *ex = NULL;
-  fv_status st = fv_exec_new(dev, g, &opt, &ex, err);
-  for (int i = 0; !st && i < n_feeds; i++) st = fv_exec_write(ex, feeds[i].node, feeds[i].data, feeds[i].count, err);
-  if (!st) st = fv_exec_run(ex, err);
-  if (!st) st = fv_exec_read(ex, out, dst, (size_t)fv_node_numel(&g->nodes[out]), err);
-  fv_exec_free(ex);
-  return st;
 }
 
 /* CPU vs Vulkan, fp32 and fp16 storage, CPU- and GPU-planned. */
