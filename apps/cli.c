@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "vision/image.h"
 
 int fv_cli_error(const char *msg) {
   fprintf(stderr, "fovea: error: %s\n", msg);
@@ -107,4 +110,41 @@ void fv_progress_update(fv_progress *p, int done) {
 
 void fv_progress_finish(fv_progress *p) {
   if (p->enabled) fprintf(stderr, "\r\033[K");
+}
+
+fv_status fv_cli_collect_images(char *const *inputs, int n_inputs, char ***files, int *count, fv_error *err) {
+  *files = NULL;
+  *count = 0;
+  for (int i = 0; i < n_inputs; i++) {
+    char **list;
+    int n;
+    if (fv_list_images(inputs[i], &list, &n, err)) return FV_ERR;
+    char **grown = realloc(*files, (size_t)(*count + n) * sizeof *grown);
+    if (!grown) {
+      fv_image_list_free(list, n);
+      return fv_fail(err, "out of memory listing images");
+    }
+    *files = grown;
+    memcpy(*files + *count, list, (size_t)n * sizeof *list);
+    *count += n;
+    free(list); /* the strings moved into *files */
+  }
+  return FV_OK;
+}
+
+fv_status fv_cli_make_dirs(const char *path, fv_error *err) {
+  char buf[4096];
+  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return fv_fail(err, "%s: path is too long", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(buf, 0777) && errno != EEXIST)
+      return fv_fail(err, "cannot create directory %s: %s", buf, strerror(errno));
+    *p = '/';
+  }
+  if (mkdir(buf, 0777) && errno != EEXIST) return fv_fail(err, "cannot create directory %s: %s", buf, strerror(errno));
+  struct stat st;
+  if (stat(buf, &st) || !S_ISDIR(st.st_mode)) return fv_fail(err, "%s exists and is not a directory", buf);
+  if (access(buf, W_OK)) return fv_fail(err, "cannot write into directory %s: %s", buf, strerror(errno));
+  return FV_OK;
 }

@@ -45,6 +45,13 @@ int fv_cli_model_option(int argc, char **argv, int *i, fv_cli_model_options *m, 
 /* Parses a positive integer option value; fails naming the option. */
 fv_status fv_cli_parse_int(const char *option, const char *value, int min, int max, int *out, fv_error *err);
 
+/* Expands the command line's image arguments (files and directories, fv_list_images) into one
+ * list of paths, in argument order. Free with fv_image_list_free. */
+fv_status fv_cli_collect_images(char *const *inputs, int n_inputs, char ***files, int *count, fv_error *err);
+
+/* mkdir -p: creates path and its missing parents, then checks it is a writable directory. */
+fv_status fv_cli_make_dirs(const char *path, fv_error *err);
+
 /* Writes s as a JSON string literal (quotes and escapes included). */
 void fv_json_string(FILE *out, const char *s);
 

@@ -90,23 +90,6 @@ static int parse(int argc, char **argv, options *o, fv_error *err) {
   return FV_OK;
 }
 
-static fv_status make_dir(const char *path, fv_error *err) {
-  char buf[4096];
-  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return fv_fail(err, "--out path is too long");
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(buf, 0777) && errno != EEXIST)
-      return fv_fail(err, "cannot create directory %s: %s", buf, strerror(errno));
-    *p = '/';
-  }
-  if (mkdir(buf, 0777) && errno != EEXIST) return fv_fail(err, "cannot create directory %s: %s", buf, strerror(errno));
-  struct stat st;
-  if (stat(buf, &st) || !S_ISDIR(st.st_mode)) return fv_fail(err, "%s exists and is not a directory", buf);
-  if (access(buf, W_OK)) return fv_fail(err, "cannot write into directory %s: %s", buf, strerror(errno));
-  return FV_OK;
-}
-
 /* Writes len bytes to path through a temporary name in the same directory. */
 static fv_status write_atomic(const char *path, const char *data, size_t len, fv_error *err) {
   char tmp[4200];
@@ -321,7 +304,7 @@ int fv_cmd_attention(int argc, char **argv) {
   size_t json_len = 0;
   int status = 1;
   if (parse(argc, argv, &o, &err) || fv_vit_load(o.m.model, &vit, &err) ||
-      fv_image_load(o.image, vit.cfg.in_chans, &img, &err) || make_dir(o.out, &err) ||
+      fv_image_load(o.image, vit.cfg.in_chans, &img, &err) || fv_cli_make_dirs(o.out, &err) ||
       fv_cli_open_device(o.m.device, &dev, &err)) {
     fv_cli_error(err.msg);
     goto done;

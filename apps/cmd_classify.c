@@ -70,43 +70,10 @@ static int parse(int argc, char **argv, options *o, fv_error *err) {
   return FV_OK;
 }
 
-/* Expands every argument (files and directories) into one list of image paths. */
-static fv_status collect(const options *o, char ***files, int *count, fv_error *err) {
-  *files = NULL;
-  *count = 0;
-  for (int i = 0; i < o->n_inputs; i++) {
-    char **list;
-    int n;
-    if (fv_list_images(o->inputs[i], &list, &n, err)) return FV_ERR;
-    char **grown = realloc(*files, (size_t)(*count + n) * sizeof *grown);
-    if (!grown) {
-      fv_image_list_free(list, n);
-      return fv_fail(err, "out of memory listing images");
-    }
-    *files = grown;
-    memcpy(*files + *count, list, (size_t)n * sizeof *list);
-    *count += n;
-    free(list); /* the strings moved into *files */
-  }
-  return FV_OK;
-}
-
-typedef struct ranked {
-  int index;
-  float prob;
-} ranked;
-
-static int by_prob_desc(const void *a, const void *b) {
-  const ranked *x = a, *y = b;
-  if (x->prob != y->prob) return x->prob < y->prob ? 1 : -1;
-  return x->index - y->index;
-}
-
 static void report(const options *o, const fv_vit_config *cfg, const char *file, const float *logits,
-                   const float *probs, ranked *scratch) {
+                   const float *probs, fv_ranked *scratch) {
   int K = cfg->num_classes, top = o->top < K ? o->top : K;
-  for (int k = 0; k < K; k++) scratch[k] = (ranked){k, probs[k]};
-  qsort(scratch, (size_t)K, sizeof *scratch, by_prob_desc);
+  fv_rank_classes(probs, K, scratch);
   char buf[32];
   if (o->m.json) {
     printf("{\"file\": ");
@@ -188,11 +155,11 @@ int fv_cmd_classify(int argc, char **argv) {
   char **files = NULL;
   int n_files = 0, status = 1, failures = 0;
   float *logits = NULL, *probs = NULL;
-  ranked *scratch = NULL;
+  fv_ranked *scratch = NULL;
   int *slot_file = NULL;
   profile_sum prof = {0};
 
-  if (parse(argc, argv, &o, &err) || collect(&o, &files, &n_files, &err) ||
+  if (parse(argc, argv, &o, &err) || fv_cli_collect_images(o.inputs, o.n_inputs, &files, &n_files, &err) ||
       fv_cli_open_device(o.m.device, &dev, &err)) {
     fv_cli_error(err.msg);
     goto done;

@@ -206,26 +206,6 @@ static int parse(int argc, char **argv, options *o, fv_error *err) {
   return FV_OK;
 }
 
-static fv_status collect(const options *o, char ***files, int *count, fv_error *err) {
-  *files = NULL;
-  *count = 0;
-  for (int i = 0; i < o->n_inputs; i++) {
-    char **list;
-    int n;
-    if (fv_list_images(o->inputs[i], &list, &n, err)) return FV_ERR;
-    char **grown = realloc(*files, (size_t)(*count + n) * sizeof *grown);
-    if (!grown) {
-      fv_image_list_free(list, n);
-      return fv_fail(err, "out of memory listing images");
-    }
-    *files = grown;
-    memcpy(*files + *count, list, (size_t)n * sizeof *list);
-    *count += n;
-    free(list);
-  }
-  return FV_OK;
-}
-
 /* The file name without directory and extension. */
 static void stem_of(const char *path, char *stem, size_t cap) {
   const char *base = strrchr(path, '/');
@@ -233,22 +213,6 @@ static void stem_of(const char *path, char *stem, size_t cap) {
   snprintf(stem, cap, "%s", base);
   char *dot = strrchr(stem, '.');
   if (dot && dot != stem) *dot = '\0';
-}
-
-static fv_status make_dir(const char *path, fv_error *err) {
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(buf, 0777) && errno != EEXIST)
-      return fv_fail(err, "cannot create directory %s: %s", buf, strerror(errno));
-    *p = '/';
-  }
-  if (mkdir(buf, 0777) && errno != EEXIST) return fv_fail(err, "cannot create directory %s: %s", buf, strerror(errno));
-  struct stat st;
-  if (stat(buf, &st) || !S_ISDIR(st.st_mode)) return fv_fail(err, "%s exists and is not a directory", buf);
-  return FV_OK;
 }
 
 /* Loads an image as RGB, and makes it gray when all its pixels are grey (the gray rule). */
@@ -384,7 +348,7 @@ int fv_cmd_corrupt(int argc, char **argv) {
   double *bench_sec = NULL;
   long written = 0;
 
-  if (parse(argc, argv, &o, &err) || collect(&o, &files, &n_files, &err)) {
+  if (parse(argc, argv, &o, &err) || fv_cli_collect_images(o.inputs, o.n_inputs, &files, &n_files, &err)) {
     fv_cli_error(err.msg);
     goto done;
   }
@@ -422,7 +386,7 @@ int fv_cmd_corrupt(int argc, char **argv) {
       fv_frost_close(t);
     }
   if (!o.bench) {
-    if (make_dir(o.out, &err)) {
+    if (fv_cli_make_dirs(o.out, &err)) {
       fv_cli_error(err.msg);
       goto done;
     }
@@ -430,7 +394,7 @@ int fv_cmd_corrupt(int argc, char **argv) {
       for (int s = o.sev_lo; s <= o.sev_hi; s++) {
         char d[4096];
         snprintf(d, sizeof d, "%s/%s/%d", o.out, fv_corruption_name(o.corruption[k]), s);
-        if (make_dir(d, &err)) {
+        if (fv_cli_make_dirs(d, &err)) {
           fv_cli_error(err.msg);
           goto done;
         }

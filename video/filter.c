@@ -210,17 +210,6 @@ static void json_string(FILE *f, const char *s) {
   fputc('"', f);
 }
 
-typedef struct ranked {
-  int index;
-  float prob;
-} ranked;
-
-static int by_prob_desc(const void *a, const void *b) {
-  const ranked *x = a, *y = b;
-  if (x->prob != y->prob) return x->prob < y->prob ? 1 : -1;
-  return x->index - y->index;
-}
-
 /* Applies the --corrupt list to frames[0..n) in place of their pixels, grouping runs of frames
  * with the same size (a stream may change size mid-way; a corruption batch cannot). */
 static fv_status corrupt_frames(fv_corruptor *cr, const fv_filter_options *opt, job **frames, int n, fv_error *err) {
@@ -268,7 +257,7 @@ done:
 
 /* Classifies frames[0..n) (n <= batch), writes their JSONL lines and decides which are written. */
 static fv_status classify_frames(fv_classifier *cls, const fv_filter_options *opt, job **frames, int n, FILE *labels,
-                                 float *probs, ranked *scratch, fv_filter_stats *s, fv_error *err) {
+                                 float *probs, fv_ranked *scratch, fv_filter_stats *s, fv_error *err) {
   const fv_vit_config *cfg = &cls->vit.cfg;
   for (int i = 0; i < n; i++) {
     const fv_image *src = frames[i]->corrupted.pixels ? &frames[i]->corrupted : &frames[i]->u.image;
@@ -283,8 +272,7 @@ static fv_status classify_frames(fv_classifier *cls, const fv_filter_options *op
   char buf[32];
   for (int i = 0; i < n; i++) {
     const float *p = probs + (size_t)i * K;
-    for (int k = 0; k < K; k++) scratch[k] = (ranked){k, p[k]};
-    qsort(scratch, (size_t)K, sizeof *scratch, by_prob_desc);
+    fv_rank_classes(p, K, scratch);
     int keep = scratch[0].prob >= opt->min_prob;
     if (keep && opt->n_select > 0) {
       keep = 0;
@@ -347,7 +335,7 @@ fv_status fv_filter_run(fv_classifier *cls, fv_corruptor *cr, const fv_filter_op
   job **pending = NULL;
   job **frames = NULL;
   float *probs = NULL;
-  ranked *scratch = NULL;
+  fv_ranked *scratch = NULL;
   fv_status st = FV_ERR;
 
   if (fv_video_reader_open(opt->input, 0, 1, &r.reader, err)) return FV_ERR;

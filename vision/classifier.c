@@ -72,3 +72,14 @@ fv_status fv_classifier_run(fv_classifier *c, int filled, float *logits, float *
   free(all);
   return st;
 }
+
+static int by_prob_desc(const void *a, const void *b) {
+  const fv_ranked *x = a, *y = b;
+  if (x->prob != y->prob) return x->prob < y->prob ? 1 : -1;
+  return x->index - y->index;
+}
+
+void fv_rank_classes(const float *probs, int n, fv_ranked *out) {
+  for (int k = 0; k < n; k++) out[k] = (fv_ranked){k, probs[k]};
+  qsort(out, (size_t)n, sizeof *out, by_prob_desc);
+}

@@ -42,4 +42,13 @@ fv_status fv_classifier_set_image(fv_classifier *c, int slot, const fv_image *im
  * values (either may be NULL). */
 fv_status fv_classifier_run(fv_classifier *c, int filled, float *logits, float *probs, fv_error *err);
 
+/* One class of a ranking: index and probability. */
+typedef struct fv_ranked {
+  int index;
+  float prob;
+} fv_ranked;
+
+/* Ranks n class probabilities into out[0..n): highest first, ties by lower index. */
+void fv_rank_classes(const float *probs, int n, fv_ranked *out);
+
 #endif
