@@ -18,41 +18,39 @@
 #include <unistd.h>
 
 #include "../engine/file.h"
+#include "corrupt.h"
 
-/* ---- the corruption names and AlexNet's errors (spec 1.7 order, spec 8.2 values) --------------------------------- */
+/* ---- AlexNet's errors (spec 8.2 values), in the corruptions' order of spec 1.7 (corrupt.h) ---------------------- */
+
+_Static_assert(FV_ROB_CORRUPTIONS == FV_CORRUPTION_COUNT, "one AlexNet row per corruption of corrupt.h");
 
 static const struct {
-  const char *name;
   double err[FV_ROB_SEVERITIES];
 } alexnet[FV_ROB_CORRUPTIONS] = {
-    {"gaussian_noise", {0.69528, 0.82542, 0.93554, 0.98138, 0.99452}},
-    {"shot_noise", {0.71224, 0.85108, 0.93574, 0.98182, 0.99146}},
-    {"impulse_noise", {0.78374, 0.89808, 0.94870, 0.98720, 0.99548}},
-    {"defocus_blur", {0.65624, 0.73202, 0.85036, 0.91364, 0.94714}},
-    {"glass_blur", {0.64308, 0.75054, 0.88806, 0.91622, 0.93344}},
-    {"motion_blur", {0.58430, 0.70048, 0.82108, 0.89750, 0.92638}},
-    {"zoom_blur", {0.70008, 0.76992, 0.80784, 0.84198, 0.87198}},
-    {"snow", {0.71726, 0.88392, 0.86468, 0.91870, 0.94952}},
-    {"frost", {0.61390, 0.79734, 0.88790, 0.89942, 0.93430}},
-    {"fog", {0.67474, 0.76050, 0.84378, 0.87260, 0.94500}},
-    {"brightness", {0.45140, 0.48502, 0.54048, 0.62166, 0.72440}},
-    {"contrast", {0.64548, 0.76150, 0.88874, 0.97760, 0.99270}},
-    {"elastic_transform", {0.52596, 0.70116, 0.55686, 0.64076, 0.80554}},
-    {"pixelate", {0.52218, 0.54620, 0.73728, 0.87092, 0.91262}},
-    {"jpeg_compression", {0.51002, 0.54718, 0.57294, 0.65458, 0.74778}},
-    {"speckle_noise", {0.66192, 0.74440, 0.90246, 0.94548, 0.97268}},
-    {"gaussian_blur", {0.54732, 0.70444, 0.82574, 0.89864, 0.95940}},
-    {"spatter", {0.47196, 0.62194, 0.75052, 0.84132, 0.90182}},
-    {"saturate", {0.59342, 0.65514, 0.51174, 0.70834, 0.82260}},
+    {{0.69528, 0.82542, 0.93554, 0.98138, 0.99452}}, /* gaussian_noise */
+    {{0.71224, 0.85108, 0.93574, 0.98182, 0.99146}}, /* shot_noise */
+    {{0.78374, 0.89808, 0.94870, 0.98720, 0.99548}}, /* impulse_noise */
+    {{0.65624, 0.73202, 0.85036, 0.91364, 0.94714}}, /* defocus_blur */
+    {{0.64308, 0.75054, 0.88806, 0.91622, 0.93344}}, /* glass_blur */
+    {{0.58430, 0.70048, 0.82108, 0.89750, 0.92638}}, /* motion_blur */
+    {{0.70008, 0.76992, 0.80784, 0.84198, 0.87198}}, /* zoom_blur */
+    {{0.71726, 0.88392, 0.86468, 0.91870, 0.94952}}, /* snow */
+    {{0.61390, 0.79734, 0.88790, 0.89942, 0.93430}}, /* frost */
+    {{0.67474, 0.76050, 0.84378, 0.87260, 0.94500}}, /* fog */
+    {{0.45140, 0.48502, 0.54048, 0.62166, 0.72440}}, /* brightness */
+    {{0.64548, 0.76150, 0.88874, 0.97760, 0.99270}}, /* contrast */
+    {{0.52596, 0.70116, 0.55686, 0.64076, 0.80554}}, /* elastic_transform */
+    {{0.52218, 0.54620, 0.73728, 0.87092, 0.91262}}, /* pixelate */
+    {{0.51002, 0.54718, 0.57294, 0.65458, 0.74778}}, /* jpeg_compression */
+    {{0.66192, 0.74440, 0.90246, 0.94548, 0.97268}}, /* speckle_noise */
+    {{0.54732, 0.70444, 0.82574, 0.89864, 0.95940}}, /* gaussian_blur */
+    {{0.47196, 0.62194, 0.75052, 0.84132, 0.90182}}, /* spatter */
+    {{0.59342, 0.65514, 0.51174, 0.70834, 0.82260}}, /* saturate */
 };
 
-const char *fv_rob_corruption_name(int c) { return c >= 0 && c < FV_ROB_CORRUPTIONS ? alexnet[c].name : NULL; }
+const char *fv_rob_corruption_name(int c) { return c >= 0 && c < FV_ROB_CORRUPTIONS ? fv_corruption_name(c) : NULL; }
 
-int fv_rob_corruption_from_name(const char *name) {
-  for (int c = 0; c < FV_ROB_CORRUPTIONS; c++)
-    if (name && strcmp(name, alexnet[c].name) == 0) return c;
-  return -1;
-}
+int fv_rob_corruption_from_name(const char *name) { return name ? fv_corruption_from_name(name) : -1; }
 
 double fv_rob_alexnet_error(int c, int s) {
   if (c < 0 || c >= FV_ROB_CORRUPTIONS || s < 1 || s > FV_ROB_SEVERITIES) return NAN;
@@ -79,7 +77,7 @@ const char *fv_rob_slot_label(int slot, char *buf, int size) {
   if (c < 0)
     snprintf(buf, (size_t)size, "clean");
   else
-    snprintf(buf, (size_t)size, "%s/%d", alexnet[c].name, s);
+    snprintf(buf, (size_t)size, "%s/%d", fv_corruption_name(c), s);
   return buf;
 }
 
@@ -566,7 +564,7 @@ static void cell_file_name(int slot, char *buf, size_t size) {
   if (c < 0)
     snprintf(buf, size, "clean.json");
   else
-    snprintf(buf, size, "%s-%d.json", alexnet[c].name, s);
+    snprintf(buf, size, "%s-%d.json", fv_corruption_name(c), s);
 }
 
 static void sb_params(sbuf *b, const fv_rob_params *p) {
@@ -600,7 +598,7 @@ fv_status fv_rob_cell_write(const char *dir, const fv_rob_params *p, int slot, c
   sb_printf(&b, "{\"fovea_robustness_cell\": 1, \"cell\": ");
   sb_json_string(&b, fv_rob_slot_label(slot, label, sizeof label));
   sb_printf(&b, ", \"corruption\": ");
-  sb_json_string(&b, cr < 0 ? "clean" : alexnet[cr].name);
+  sb_json_string(&b, cr < 0 ? "clean" : fv_corruption_name(cr));
   sb_printf(&b, ", \"severity\": %d, \"images\": %ld, \"correct\": %ld, \"error\": ", sv, c->images, c->correct);
   sb_num(&b, 1, cell_error(c));
   sb_printf(&b, ", \"seconds\": %.3f, ", c->seconds);
@@ -772,7 +770,7 @@ static void sb_plan(sbuf *b, const fv_rob_plan *plan) {
   int first = 1;
   for (int c = 0; c < FV_ROB_CORRUPTIONS; c++)
     if (plan->corruption[c]) {
-      sb_printf(b, "%s\"%s\"", first ? "" : ", ", alexnet[c].name);
+      sb_printf(b, "%s\"%s\"", first ? "" : ", ", fv_corruption_name(c));
       first = 0;
     }
   sb_printf(b, "], \"severities\": [%d, %d], \"clean\": %s", plan->sev_lo, plan->sev_hi,
@@ -846,7 +844,7 @@ fv_status fv_rob_write_json(const char *path, const fv_rob_set *s, const fv_rob_
     int first = 1;
     for (int c = 0; c < FV_ROB_CORRUPTIONS; c++) {
       if (!info->plan->corruption[c]) continue;
-      sb_printf(&o, "%s\n    \"%s\": ", first ? "" : ",", alexnet[c].name);
+      sb_printf(&o, "%s\n    \"%s\": ", first ? "" : ",", fv_corruption_name(c));
       first = 0;
       if (k == 0) {
         sb_printf(&o, "[");
@@ -899,7 +897,7 @@ fv_status fv_rob_write_json(const char *path, const fv_rob_set *s, const fv_rob_
     sb_printf(&o,
               ", \"corruption\": \"%s\", \"severity\": %d, \"images\": %ld, "
               "\"correct\": %ld, \"error\": ",
-              c < 0 ? "clean" : alexnet[c].name, sv, cell->images, cell->correct);
+              c < 0 ? "clean" : fv_corruption_name(c), sv, cell->images, cell->correct);
     sb_num(&o, 1, cell_error(cell));
     sb_printf(&o, ", \"seconds\": %.3f}", cell->seconds);
     total += cell->seconds;
@@ -1049,12 +1047,12 @@ fv_status fv_rob_write_csv(const char *path, const fv_rob_set *s, const fv_rob_b
     int c, sv;
     fv_rob_slot_cell(slot, &c, &sv);
     const fv_rob_cell *cell = &s->cell[slot];
-    sb_printf(&o, "cell,%s,%d,%ld,%ld,%.10g,,,,%.3f\n", c < 0 ? "clean" : alexnet[c].name, sv, cell->images,
+    sb_printf(&o, "cell,%s,%d,%ld,%ld,%.10g,,,,%.3f\n", c < 0 ? "clean" : fv_corruption_name(c), sv, cell->images,
               cell->correct, cell_error(cell), cell->seconds);
   }
   for (int c = 0; c < FV_ROB_CORRUPTIONS; c++) {
     if (!m.have_mean_err[c] && !m.have_ce[c]) continue;
-    sb_printf(&o, "corruption,%s,,,,", alexnet[c].name);
+    sb_printf(&o, "corruption,%s,,,,", fv_corruption_name(c));
     csv_num(&o, m.have_mean_err[c], m.mean_err[c]);
     sb_printf(&o, ",");
     csv_num(&o, m.have_ce[c], m.ce[c]);
@@ -1193,14 +1191,14 @@ fv_status fv_rob_write_svg(const char *path, const fv_rob_set *s, const fv_rob_b
                 "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s "
                 "points=\"%s\"><title>%s</title>"
                 "</polyline>\n",
-                palette[c], c >= FV_ROB_MAIN ? " stroke-dasharray=\"6 3\"" : "", pts.data, alexnet[c].name);
+                palette[c], c >= FV_ROB_MAIN ? " stroke-dasharray=\"6 3\"" : "", pts.data, fv_corruption_name(c));
       for (int sv = 0; sv < FV_ROB_SEVERITIES; sv++) {
         if (!m.have[c][sv]) continue;
         double x = lx0 + (lx1 - lx0) * (sv + 1) / 5.0, y = ly1 - (ly1 - ly0) * m.err[c][sv];
         sb_printf(&o,
                   "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" "
                   "fill=\"%s\"><title>%s s%d: %.2f%%</title></circle>\n",
-                  x, y, palette[c], alexnet[c].name, sv + 1, 100 * m.err[c][sv]);
+                  x, y, palette[c], fv_corruption_name(c), sv + 1, 100 * m.err[c][sv]);
       }
     }
     free(pts.data);
@@ -1224,7 +1222,7 @@ fv_status fv_rob_write_svg(const char *path, const fv_rob_set *s, const fv_rob_b
               "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
               "stroke=\"%s\" stroke-width=\"3\"%s/>\n",
               gx, y - 4, gx + 24, y - 4, palette[c], c >= FV_ROB_MAIN ? " stroke-dasharray=\"6 3\"" : "");
-    sb_printf(&o, "<text x=\"%.1f\" y=\"%.1f\">%s%s</text>\n", gx + 30, y, alexnet[c].name,
+    sb_printf(&o, "<text x=\"%.1f\" y=\"%.1f\">%s%s</text>\n", gx + 30, y, fv_corruption_name(c),
               c >= FV_ROB_MAIN ? " (extra)" : "");
   }
 
@@ -1268,7 +1266,7 @@ fv_status fv_rob_write_svg(const char *path, const fv_rob_set *s, const fv_rob_b
     if (!any) continue;
     double y = ry0 + bar_h * row++;
     sb_printf(&o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s%s</text>\n", rx0 - 6, y + bar_h / 2 + 4,
-              alexnet[c].name, c >= FV_ROB_MAIN ? " (extra)" : "");
+              fv_corruption_name(c), c >= FV_ROB_MAIN ? " (extra)" : "");
     if (m.have_ce[c]) {
       double w = (rx1 - rx0) * m.ce[c] / max_ce;
       sb_printf(&o,
@@ -1276,7 +1274,7 @@ fv_status fv_rob_write_svg(const char *path, const fv_rob_set *s, const fv_rob_b
                 "fill=\"%s\"%s><title>%s: CE %.2f</title>"
                 "</rect>\n",
                 rx0, y + bar_h * 0.15, w, bar_h * 0.7, palette[c], c >= FV_ROB_MAIN ? " fill-opacity=\"0.6\"" : "",
-                alexnet[c].name, m.ce[c]);
+                fv_corruption_name(c), m.ce[c]);
       sb_printf(&o, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%.1f</text>\n", rx0 + w + 3, y + bar_h / 2 + 4,
                 m.ce[c]);
     } else {
