@@ -565,6 +565,32 @@ def write_fixtures(model, te_x, te_y, mean, std, out_dir):
     return logits
 
 
+def fixtures_from(args, te_x, te_y):
+    """Parity fixtures of an already exported model (e.g. one trained by
+    tools/replicate_tap_adl.py without --fixtures): the model is rebuilt from
+    the hyper-parameters its config.json records and loaded strictly."""
+    if not args.fixtures:
+        raise SystemExit("--fixtures-from needs --fixtures OUT_DIR")
+    with open(os.path.join(args.fixtures_from, "config.json")) as f:
+        cfg = json.load(f)
+    h = cfg["training"]["hyperparameters"]
+    for k in ("embed_dim", "depth", "heads", "mlp_ratio", "patch", "block"):
+        setattr(args, k, h[k])
+    tap = cfg.get("tap")
+    args.tap_scales = tap["num_scales"] if tap else 0
+    args.tap_temperature = tap["temperature"] if tap else 1.0
+    model = build_model(args)
+    model.load_state_dict(load_safetensors(
+        os.path.join(args.fixtures_from, "model.safetensors")), strict=True)
+    pc = cfg["pretrained_cfg"]
+    logits = write_fixtures(model, te_x, te_y, pc["mean"][0], pc["std"][0],
+                            args.fixtures)
+    acc64 = (logits.argmax(1).numpy() == te_y[:64]).mean()
+    print("fixtures of %s written to %s (first-64 top1 %.4f)"
+          % (args.fixtures_from, args.fixtures, acc64))
+    return 0
+
+
 # --------------------------------------------------------------------------
 # Main
 # --------------------------------------------------------------------------
@@ -620,6 +646,10 @@ def parse_args(argv=None):
     g.add_argument("--fixtures", default=None,
                    help="write first64_* parity fixtures here "
                         "(e.g. tests/fixtures/fmnist)")
+    g.add_argument("--fixtures-from", default=None, metavar="MODEL_DIR",
+                   help="no training: load MODEL_DIR (config.json and "
+                        "model.safetensors written by this script) and write "
+                        "its first64_* fixtures to --fixtures")
     g.add_argument("--samples", default=None,
                    help="write the 20 sample PNGs here (e.g. assets/samples)")
     g.add_argument("--samples-only", action="store_true",
@@ -645,6 +675,9 @@ def main(argv=None):
         print("wrote %d samples to %s" % (len(names), args.samples))
         if args.samples_only:
             return 0
+
+    if args.fixtures_from:
+        return fixtures_from(args, te_x, te_y)
 
     if args.checkpoint is None:
         args.checkpoint = os.path.join(REPO_ROOT, "tools", ".cache",
