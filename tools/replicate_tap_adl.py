@@ -117,18 +117,36 @@ def test_images(args):
     return sorted(os.path.join(d, f) for f in os.listdir(d))[:args.attention_images]
 
 
-def diversity(args, model, images):
+def corrupted_images(args, clean):
+    """The first N clean test images under the 15 main corruptions at severity 3 (spec 9.6), made
+    once by `fovea corrupt` with the robustness run's table and seed, so every model sees the
+    same pixels."""
+    d = os.path.join(args.work, "attention-images-s3")
+    done = os.path.join(d, "manifest.json")
+    if not os.path.exists(done):
+        run(fovea(args, "corrupt", "--corruption", "main", "--severity", "3", "--table", "cifar10",
+                  "--seed", str(args.corruption_seed), "--device", args.device, "--out", d)
+            + clean[:args.attention_corrupted], capture_output=True)
+    return sorted(os.path.join(d, c, "3", f) for c in MAIN
+                  for f in os.listdir(os.path.join(d, c, "3")))
+
+
+def diversity(args, model, images, tag=""):
     """Mean ADL diversity per layer over the images (fovea attention summary.json)."""
-    path = model + ".diversity.json"
+    path = model + ".diversity%s.json" % tag
     if not os.path.exists(path):
-        per_layer = None
+        per_layer, zeroed = None, None
         for img in images:
             tmp = model + ".attn-tmp"
             out = run(fovea(args, "attention", "--model", model, "--device", args.device, "--json",
                             "--out", tmp, img), capture_output=True, text=True).stdout
-            layers = [l["diversity"] for l in json.loads(out)["layers"]]
-            per_layer = layers if per_layer is None else [a + b for a, b in zip(per_layer, layers)]
-        res = {"images": len(images), "diversity": [v / len(images) for v in per_layer]}
+            layers = json.loads(out)["layers"]
+            div = [l["diversity"] for l in layers]
+            zer = [l["zeroed_fraction"] for l in layers]
+            per_layer = div if per_layer is None else [a + b for a, b in zip(per_layer, div)]
+            zeroed = zer if zeroed is None else [a + b for a, b in zip(zeroed, zer)]
+        res = {"images": len(images), "diversity": [v / len(images) for v in per_layer],
+               "zeroed_fraction": [v / len(images) for v in zeroed]}
         with open(path + ".tmp", "w") as f:
             json.dump(res, f)
         os.replace(path + ".tmp", path)
@@ -171,16 +189,32 @@ def report(args, results, commands):
     if args.smoke:
         lines += ["**SMOKE RUN** (tiny data, 1 epoch): the numbers below only show that the "
                   "pipeline works; they say nothing about TAP or ADL.", ""]
-    lines += ["| arm | clean err % (mean ± sd) | mCE_u | mCE_b | rmCE_b | extras mean err % | "
-              "diversity per layer |", "|---|---|---|---|---|---|---|"]
+    def layers(arm, key, stat="diversity"):  # per layer, mean over seeds
+        return [statistics.mean(results[arm][s][key][stat][l] for s in seeds)
+                for l in range(len(results[arm][seeds[0]][key][stat]))]
+
+    lines += ["| arm | clean err %% (mean ± sd) | mCE_u | mCE_b | rmCE_b | extras mean err %% | "
+              "diversity L1..L%d, clean | same, severity 3 |" % len(layers("base", "div")),
+              "|---|---|---|---|---|---|---|---|"]
     for arm in arms:
         m, sd = mean_sd([100 * results[arm][s]["rob"]["clean_error"] for s in seeds])
         ext = 100 * statistics.mean(err(arm, c, s) for c in EXTRA for s in range(5))
-        div = [statistics.mean(results[arm][s]["div"]["diversity"][l] for s in seeds)
-               for l in range(len(results[arm][seeds[0]]["div"]["diversity"]))]
-        lines.append("| %s | %.2f ± %.2f | %.2f | %.1f | %.1f | %.2f | %s |" % (
+        rm = 100 * statistics.mean(rce[arm].values())
+        lines.append("| %s | %.2f ± %.2f | %.2f | %.1f | %s | %.2f | %s | %s |" % (
             arm, m, sd, mce_u(arm), 100 * statistics.mean(ce[arm].values()),
-            100 * statistics.mean(rce[arm].values()), ext, " ".join("%.3f" % d for d in div)))
+            "n/a" if math.isnan(rm) else "%.1f" % rm, ext,
+            " ".join("%.3f" % d for d in layers(arm, "div")),
+            " ".join("%.3f" % d for d in layers(arm, "div_s3"))))
+    lines += ["", "Diversity is the ADL statistic (docs/attention.md): 1 − mean cosine between each "
+              "query's thresholded attention row and the layer's thresholded mean row. A row whose "
+              "weights all fall under the threshold 2/N (near-uniform attention) is zeroed and "
+              "counts as cosine 0, i.e. diversity 1, so read it with the share of zeroed rows:", "",
+              "| arm | zeroed rows L1..L%d, clean | same, severity 3 |" % len(layers("base", "div")),
+              "|---|---|---|"]
+    for arm in arms:
+        lines.append("| %s | %s | %s |" % (
+            arm, " ".join("%.3f" % d for d in layers(arm, "div", "zeroed_fraction")),
+            " ".join("%.3f" % d for d in layers(arm, "div_s3", "zeroed_fraction"))))
     lines += ["", "Per seed (paired): Δ = mCE_u(tapadl) − mCE_u(base)", "",
               "| seed | clean err base % | clean err tapadl % | PyTorch top-1 base / tapadl | "
               "mCE_u base | mCE_u tapadl | Δ |", "|---|---|---|---|---|---|---|"]
@@ -200,10 +234,7 @@ def report(args, results, commands):
         lines.append("| %s%s | %s | %s | %s |" % (c, " (extra)" if c in EXTRA else "", fmt("base"),
                                                   fmt("tapadl"), "%.3f" % cec if cec else "–"))
     # Decision rule, section 9.7 (fixed before running).
-    div_b = [statistics.mean(results["base"][s]["div"]["diversity"][l] for s in seeds)
-             for l in range(len(results["base"][seeds[0]]["div"]["diversity"]))]
-    div_t = [statistics.mean(results["tapadl"][s]["div"]["diversity"][l] for s in seeds)
-             for l in range(len(results["tapadl"][seeds[0]]["div"]["diversity"]))]
+    div_b, div_t = layers("base", "div"), layers("tapadl", "div")
     c1 = 100 * statistics.mean(ce["tapadl"].values()) <= 98 and all(d < 0 for d in deltas)
     c2 = clean("tapadl") <= clean("base") + 0.003
     c3 = sum(t > b for t, b in zip(div_t, div_b)) >= math.ceil(0.75 * len(div_b))
@@ -212,7 +243,7 @@ def report(args, results, commands):
     lines += ["", "## Decision (rule of tap_adl.md 9.7, fixed before running)", "",
               "- mCE_b(tapadl) ≤ 98 and Δ < 0 for every seed: **%s**" % ("yes" if c1 else "no"),
               "- clean error of tapadl ≤ base + 0.3 pt: **%s**" % ("yes" if c2 else "no"),
-              "- diversity of tapadl higher than base in at least 3 of 4 layers: **%s**" %
+              "- diversity (clean) of tapadl higher than base in at least 3 of 4 layers: **%s**" %
               ("yes" if c3 else "no"), "", "Verdict: **%s**." % verdict, "",
               "## Departures from the protocol", "",
               "- 28×28 gray inputs and patch 4 (a 7×7 token grid), not 32×32 RGB; the corruptions "
@@ -223,8 +254,15 @@ def report(args, results, commands):
               "- Corruptions generated in memory by `fovea robustness` with one fixed seed (%d), "
               "table `cifar10` at 28 px; frost uses Fovea's procedural textures, so frost numbers "
               "are not comparable with published ones." % args.corruption_seed,
-              "- Attention diversity: mean over the first %d test images, clean only." %
-              args.attention_images, "",
+              "- Corruption errors over the %s of the test set per cell (the same images in "
+              "every cell and for every model)." % ("first %d images" % args.robust_limit
+                                                     if args.robust_limit else "10,000 images"),
+              "- The engine cross-check is on the clean test set (`fovea eval` against PyTorch's "
+              "top-1); the corrupted sets are generated by the engine, with no PyTorch run on them.",
+              "- Attention diversity: mean over the first %d test images (clean), and over the "
+              "first %d of them under each of the 15 main corruptions at severity 3 "
+              "(`fovea corrupt`, same table and seed)." % (args.attention_images,
+                                                           args.attention_corrupted), "",
               "## Commands", "", "```sh"] + commands + ["```", "",
               "Environment: %s, Python %s, torch %s; device `%s`." % (
                   platform.platform(), platform.python_version(), args.torch_version, args.device)]
@@ -246,6 +284,8 @@ def main():
     p.add_argument("--corruption-seed", type=int, default=0)
     p.add_argument("--robust-limit", type=int, default=0, help="test images per cell (0 = all)")
     p.add_argument("--attention-images", type=int, default=100)
+    p.add_argument("--attention-corrupted", type=int, default=20,
+                   help="of those, how many go through the 15 corruptions at severity 3")
     p.add_argument("--limit", type=int, default=0, help="train/test images (smoke runs)")
     p.add_argument("--report", default=os.path.join(REPO, "docs", "results", "tap_adl.md"))
     p.add_argument("--smoke", action="store_true",
@@ -254,12 +294,13 @@ def main():
     args.seeds = [int(s) for s in args.seeds.split(",")]
     if args.smoke:
         args.epochs, args.limit, args.robust_limit, args.attention_images = 1, 512, 64, 4
+        args.attention_corrupted = 2
         args.work = os.path.join(REPO, "tools", ".cache", "tapadl-smoke")
         args.report = os.path.join(args.work, "tap_adl.md")
     import torch
     args.torch_version = torch.__version__
     os.makedirs(args.work, exist_ok=True)
-    images = None
+    images = images_s3 = None
     results = {arm: {} for arm in ARMS}
     for seed in args.seeds:
         for arm in ARMS:
@@ -275,8 +316,10 @@ def main():
                 sys.exit("%s: fovea eval top-1 %.4f differs from PyTorch's %.4f" % (out, ev["top1"],
                                                                                   torch_top1))
             images = images or test_images(args)
+            images_s3 = images_s3 or corrupted_images(args, images)
             results[arm][seed] = {"torch_top1": torch_top1, "eval": ev,
-                                  "rob": robustness(args, out), "div": diversity(args, out, images)}
+                                  "rob": robustness(args, out), "div": diversity(args, out, images),
+                                  "div_s3": diversity(args, out, images_s3, "-s3")}
     commands = ["/usr/bin/python3 tools/replicate_tap_adl.py " + " ".join(sys.argv[1:]),
                 "# which runs, per arm and seed (see the script for the exact flags):",
                 "/usr/bin/python3 tools/train_vit.py --embed-dim 64 --depth 4 --heads 2 "
@@ -284,10 +327,15 @@ def main():
                 % args.epochs,
                 "fovea eval --model MODEL --dataset %s --json" % args.dataset,
                 "fovea robustness --model MODEL --dataset %s --corruptions all --table cifar10 "
-                "--seed %d --baseline none --out MODEL.robustness.json" % (args.dataset,
-                                                                          args.corruption_seed),
+                "--seed %d --baseline none --out MODEL.robustness.json%s" % (
+                    args.dataset, args.corruption_seed,
+                    " --limit %d" % args.robust_limit if args.robust_limit else ""),
+                "fovea corrupt --corruption main --severity 3 --table cifar10 --seed %d "
+                "--out S3DIR test-NNNNN.png   # first %d test images" % (args.corruption_seed,
+                                                                        args.attention_corrupted),
                 "fovea attention --model MODEL --json --out DIR test-NNNNN.png   # first %d test images"
-                % args.attention_images]
+                % args.attention_images,
+                "fovea attention --model MODEL --json --out DIR S3DIR/<corruption>/3/test-NNNNN.png"]
     report(args, results, commands)
 
 
