@@ -132,6 +132,22 @@ fv_status fv_cli_collect_images(char *const *inputs, int n_inputs, char ***files
   return FV_OK;
 }
 
+fv_status fv_cli_file_stems(char *const *files, int n, int unique, char ***stems, fv_error *err) {
+  *stems = calloc((size_t)(n > 0 ? n : 1), sizeof **stems);
+  if (!*stems) return fv_fail(err, "out of memory");
+  for (int i = 0; i < n; i++) {
+    const char *base = strrchr(files[i], '/');
+    if (!((*stems)[i] = strdup(base ? base + 1 : files[i]))) return fv_fail(err, "out of memory");
+    char *dot = strrchr((*stems)[i], '.');
+    if (dot && dot != (*stems)[i]) *dot = '\0';
+    for (int j = 0; j < i && unique; j++)
+      if (strcmp((*stems)[j], (*stems)[i]) == 0)
+        return fv_fail(err, "inputs %.400s and %.400s have the same stem '%.100s': their outputs would collide",
+                       files[j], files[i], (*stems)[i]);
+  }
+  return FV_OK;
+}
+
 fv_status fv_cli_make_dirs(const char *path, fv_error *err) {
   char buf[4096];
   if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return fv_fail(err, "%s: path is too long", path);

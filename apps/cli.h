@@ -49,6 +49,11 @@ fv_status fv_cli_parse_int(const char *option, const char *value, int min, int m
  * list of paths, in argument order. Free with fv_image_list_free. */
 fv_status fv_cli_collect_images(char *const *inputs, int n_inputs, char ***files, int *count, fv_error *err);
 
+/* The file names of files[0..n) without directory and extension, in *stems (free each and the
+ * array, also after a failure). With unique set, fails naming both inputs when two share a stem,
+ * since outputs named by stem would collide. */
+fv_status fv_cli_file_stems(char *const *files, int n, int unique, char ***stems, fv_error *err);
+
 /* mkdir -p: creates path and its missing parents, then checks it is a writable directory. */
 fv_status fv_cli_make_dirs(const char *path, fv_error *err);
 

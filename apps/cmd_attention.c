@@ -1,11 +1,15 @@
-/* cmd_attention.c: `fovea attention`: attention maps and statistics of a ViT on one image.
+/* cmd_attention.c: `fovea attention`: attention maps and statistics of a ViT on images.
  *
  * Runs vision/attention_probe (the engine recomputes the attention rows from every block's qkv)
- * and writes into DIR: summary.json (per layer and head: entropy, mean attention distance in
+ * and writes, per image: summary.json (per layer and head: entropy, mean attention distance in
  * patches and pixels, top-1 % share, max weight, ADL diversity; per layer the head-averaged
  * diversity; the rollout), PNG heatmaps of the class token's attention per layer and head, their
  * head mean, the rollout, TAP scale maps for TAP models, and overview.png, a contact sheet.
- * Every file is written under a temporary name and renamed. Formulas: docs/attention.md. */
+ * One image argument writes these into DIR itself; several images (or a directory) write them
+ * into DIR/<stem>/ and add DIR/mean.json (the statistics averaged over the images) and
+ * DIR/images.csv (one row per image and layer), since diversity and distance are read over a
+ * data set, not one picture. Every file is written under a temporary name and renamed.
+ * Formulas: docs/attention.md. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -13,25 +17,30 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "attention_mean.h"
 #include "cli.h"
 #include "engine/graph.h"
 #include "vision/attention_probe.h"
 #include "vision/heatmap.h"
 #include "vision/image.h"
 #include "vision/labels.h"
+#include "vision/robustness.h"
 #include "vision/vit.h"
 
 typedef struct options {
   fv_cli_model_options m;
-  const char *image, *out;
+  char **inputs; /* image files or directories, from argv */
+  int n_inputs;
+  const char *out;
   float threshold;
+  int no_maps; /* statistics only: no PNG */
 } options;
 
 static void usage(FILE *out) {
   fprintf(out,
           "usage: fovea attention [--model DIR|FILE.safetensors] [--device D] [--fp16] [--threshold TH] [--json]\n"
-          "                       --out DIR IMAGE\n\n"
-          "Attention diagnostics of a timm Vision Transformer on one image. Writes into DIR:\n"
+          "                       [--no-maps] --out DIR IMAGE|DIR ...\n\n"
+          "Attention diagnostics of a timm Vision Transformer. For one image, writes into DIR:\n"
           "  summary.json            per layer and head: entropy (nats), mean attention distance (patches and\n"
           "                          input pixels), top-1%% share, max weight, ADL diversity; per layer the\n"
           "                          head-averaged ADL diversity and zeroed-row fraction; the rollout\n"
@@ -40,13 +49,18 @@ static void usage(FILE *out) {
           "  layer<L>_mean.png       the same, averaged over heads\n"
           "  rollout.png             attention rollout (Abnar & Zuidema 2020)\n"
           "  layer<L>_tap_scale<K>.png, layer<L>_tap_argmax.png   TAP models: per-token scale weights\n"
-          "  overview.png            one row per layer: heads, head mean (, TAP argmax); last row: input, rollout\n\n"
+          "  overview.png            one row per layer: heads, head mean (, TAP argmax); last row: input, rollout\n"
+          "For several images (or a directory), writes those files into DIR/<stem>/ for each image, and:\n"
+          "  mean.json               the summary statistics averaged over the images, and per image its\n"
+          "                          prediction and per-layer diversity\n"
+          "  images.csv              one row per image and layer\n\n"
           "  --model M       model folder or file (default: $FOVEA_MODEL, else the bundled model)\n"
           "  --out DIR       output directory (created if missing)\n"
           "  --threshold TH  ADL threshold: weights <= TH / tokens are dropped (default 2, as the paper)\n"
           "  --device D      device index from `fovea devices`, 'auto', or 'cpu' (default: $FOVEA_DEVICE, auto)\n"
           "  --fp16          fp16 storage (statistics then carry fp16 rounding)\n"
-          "  --json          also print summary.json on stdout\n"
+          "  --no-maps       statistics only: write no PNG\n"
+          "  --json          also print summary.json (several images: mean.json) on stdout\n"
           "Details and formulas: docs/attention.md.\n");
 }
 
@@ -62,7 +76,7 @@ static int parse(int argc, char **argv, options *o, fv_error *err) {
       usage(stdout);
       exit(0);
     } else if (strcmp(a, "--batch") == 0) {
-      return fv_fail(err, "--batch does not apply: fovea attention analyses one image");
+      return fv_fail(err, "--batch does not apply: fovea attention analyses one image at a time");
     } else if ((used = fv_cli_model_option(argc, argv, &i, &o->m, err)) != 0) {
       if (used < 0) return FV_ERR;
     } else if (strcmp(a, "--out") == 0) {
@@ -76,38 +90,18 @@ static int parse(int argc, char **argv, options *o, fv_error *err) {
         return fv_fail(err, "--threshold needs a positive number, got '%s'", v ? v : "");
       o->threshold = (float)t;
       i++;
+    } else if (strcmp(a, "--no-maps") == 0) {
+      o->no_maps = 1;
     } else if (a[0] == '-' && a[1] != '\0') {
       return fv_fail(err, "unknown option '%s' (see fovea attention --help)", a);
-    } else if (o->image) {
-      return fv_fail(err, "one image at a time: got '%s' and '%s'", o->image, a);
     } else {
-      o->image = a;
+      if (!o->inputs) o->inputs = argv + i; /* inputs are kept contiguous below */
+      o->inputs[o->n_inputs++] = argv[i];
     }
   }
-  if (!o->image) return fv_fail(err, "no image given (see fovea attention --help)");
+  if (!o->n_inputs) return fv_fail(err, "no image given (see fovea attention --help)");
   if (!o->out) return fv_fail(err, "--out DIR is required (see fovea attention --help)");
   if (!o->m.model) o->m.model = fv_cli_default_model();
-  return FV_OK;
-}
-
-/* Writes len bytes to path through a temporary name in the same directory. */
-static fv_status write_atomic(const char *path, const char *data, size_t len, fv_error *err) {
-  char tmp[4200];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof tmp)
-    return fv_fail(err, "output path %s is too long", path);
-  FILE *f = fopen(tmp, "wb");
-  if (!f) return fv_fail(err, "cannot create %s: %s", tmp, strerror(errno));
-  size_t w = fwrite(data, 1, len, f);
-  int bad = ferror(f) || w != len;
-  if (fclose(f) || bad) {
-    unlink(tmp);
-    return fv_fail(err, "cannot write %s", tmp);
-  }
-  if (rename(tmp, path)) {
-    fv_status st = fv_fail(err, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    unlink(tmp);
-    return st;
-  }
   return FV_OK;
 }
 
@@ -138,8 +132,8 @@ static fv_status save_map(const render *rd, const char *dir, const char *name, c
   return FV_OK;
 }
 
-/* All PNGs and the contact sheet. */
-static fv_status write_images(const options *o, const fv_attention_result *r, fv_error *err) {
+/* All PNGs and the contact sheet, into dir. */
+static fv_status write_images(const char *dir, const fv_attention_result *r, fv_error *err) {
   const int H = r->heads, L = r->depth, Np = r->grid_h * r->grid_w, P = r->n_prefix;
   const int tap_col = r->tap_k > 0 ? 1 : 0, cols = H + 1 + tap_col;
   const int side = r->in_h > r->in_w ? r->in_h : r->in_w;
@@ -169,16 +163,16 @@ static fv_status write_images(const options *o, const fv_attention_result *r, fv
         mean[j] += map[j] / (float)H;
       }
       snprintf(name, sizeof name, "layer%d_head%d.png", l, h);
-      st = save_map(&rd, o->out, name, map, 0, 0, &tiles[l * cols + h], err);
+      st = save_map(&rd, dir, name, map, 0, 0, &tiles[l * cols + h], err);
     }
     snprintf(name, sizeof name, "layer%d_mean.png", l);
-    if (!st) st = save_map(&rd, o->out, name, mean, 0, 0, &tiles[l * cols + H], err);
+    if (!st) st = save_map(&rd, dir, name, mean, 0, 0, &tiles[l * cols + H], err);
     if (!ly->tap || st) continue;
     const int K = r->tap_k;
     for (int k = 0; k < K && !st; k++) {
       for (int j = 0; j < Np; j++) map[j] = ly->tap[(size_t)j * K + k];
       snprintf(name, sizeof name, "layer%d_tap_scale%d.png", l, k);
-      st = save_map(&rd, o->out, name, map, 0, 1, NULL, err); /* weights: a fixed 0..1 scale */
+      st = save_map(&rd, dir, name, map, 0, 1, NULL, err); /* weights: a fixed 0..1 scale */
     }
     for (int j = 0; j < Np; j++) {
       int best = 0;
@@ -187,14 +181,14 @@ static fv_status write_images(const options *o, const fv_attention_result *r, fv
       map[j] = (float)best;
     }
     snprintf(name, sizeof name, "layer%d_tap_argmax.png", l);
-    if (!st) st = save_map(&rd, o->out, name, map, 0, K > 1 ? -(float)(K - 1) : -1, &tiles[l * cols + H + 1], err);
+    if (!st) st = save_map(&rd, dir, name, map, 0, K > 1 ? -(float)(K - 1) : -1, &tiles[l * cols + H + 1], err);
   }
-  if (!st) st = save_map(&rd, o->out, "rollout.png", r->rollout, 0, 0, &tiles[L * cols + 1], err);
+  if (!st) st = save_map(&rd, dir, "rollout.png", r->rollout, 0, 0, &tiles[L * cols + 1], err);
   if (!st) st = fv_heatmap_gray(rd.gray, r->in_h, r->in_w, rd.tile, &tiles[L * cols], err);
   if (!st) {
     fv_image sheet;
     char path[4200];
-    snprintf(path, sizeof path, "%s/overview.png", o->out);
+    snprintf(path, sizeof path, "%s/overview.png", dir);
     st = fv_heatmap_sheet(tiles, (L + 1) * cols, cols, 4, &sheet, err);
     if (!st) st = fv_image_save_png(path, &sheet, err);
     fv_image_free(&sheet);
@@ -217,14 +211,14 @@ static double mean_of(const float *v, int n) {
   return s / n;
 }
 
-static void write_summary(FILE *f, const options *o, const fv_vit *vit, const fv_device *dev,
+static void write_summary(FILE *f, const options *o, const char *image, const fv_vit *vit, const fv_device *dev,
                           const fv_attention_result *r) {
   const int H = r->heads, Np = r->grid_h * r->grid_w, P = r->n_prefix;
   char buf[64];
   fprintf(f, "{\n  \"model\": ");
   fv_json_string(f, o->m.model);
   fprintf(f, ",\n  \"image\": ");
-  fv_json_string(f, o->image);
+  fv_json_string(f, image);
   fprintf(f, ",\n  \"device\": ");
   fv_json_string(f, fv_cli_device_name(dev));
   fprintf(f, ",\n  \"storage\": \"%s\"", o->m.fp16 ? "fp16" : "fp32");
@@ -291,62 +285,168 @@ static void write_summary(FILE *f, const options *o, const fv_vit *vit, const fv
   fprintf(f, "\n}\n");
 }
 
+/* Builds a text in memory (open_memstream) and writes it atomically to dir/name. */
+typedef fv_status (*text_writer)(FILE *f, const void *ctx);
+
+static fv_status write_text(const char *dir, const char *name, text_writer fn, const void *ctx, int print,
+                            fv_error *err) {
+  char *buf = NULL, path[4200];
+  size_t len = 0;
+  FILE *mem = open_memstream(&buf, &len);
+  if (!mem) return fv_fail(err, "out of memory writing %s", name);
+  fv_status st = fn(mem, ctx);
+  if (fclose(mem) || st) st = fv_fail(err, "cannot build %s: out of memory", name);
+  if (!st && snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+    st = fv_fail(err, "output path %s/%s is too long", dir, name);
+  if (!st) st = fv_rob_write_atomic(path, buf, len, err);
+  if (!st && print) fwrite(buf, 1, len, stdout);
+  free(buf);
+  return st;
+}
+
+/* ---- one image ---------------------------------------------------------------------------------- */
+
+typedef struct summary_ctx {
+  const options *o;
+  const char *image;
+  const fv_vit *vit;
+  const fv_device *dev;
+  const fv_attention_result *r;
+} summary_ctx;
+
+static fv_status summary_writer(FILE *f, const void *ctx) {
+  const summary_ctx *c = ctx;
+  write_summary(f, c->o, c->image, c->vit, c->dev, c->r);
+  return FV_OK;
+}
+
+/* Per-layer means over heads, one line per layer: what a person reads first. */
+static void print_layer_table(const double (*rows)[4], int depth) {
+  printf("  layer  diversity  entropy  distance(px)  top1%%\n");
+  for (int l = 0; l < depth; l++)
+    printf("  %5d  %9.4f  %7.3f  %12.2f  %5.3f\n", l, rows[l][0], rows[l][1], rows[l][2], rows[l][3]);
+}
+
+/* ---- several images: mean.json and images.csv (attention_mean.h) -------------------------------- */
+
+typedef struct mean_ctx {
+  const options *o;
+  const fv_vit *vit;
+  const fv_device *dev;
+  fv_attention_mean *agg;
+} mean_ctx;
+
+static fv_status mean_writer(FILE *f, const void *ctx) {
+  const mean_ctx *c = ctx;
+  return fv_attention_mean_json(f, c->agg, &c->vit->cfg, c->o->m.model, fv_cli_device_name(c->dev), c->o->m.fp16,
+                                c->o->threshold);
+}
+
+static fv_status csv_writer(FILE *f, const void *ctx) {
+  const mean_ctx *c = ctx;
+  return fv_attention_mean_csv(f, c->agg);
+}
+
+/* ---- the command ------------------------------------------------------------------------------- */
+
+/* Analyses one image and writes its summary.json (and maps) into dir. */
+static fv_status analyse_image(const options *o, fv_vit *vit, fv_device *dev, const char *image, const char *dir,
+                               int print_json, fv_attention_result *res, fv_error *err) {
+  fv_image img = {0};
+  fv_attention_options ao = {.threshold = o->threshold, .fp16 = o->m.fp16};
+  summary_ctx sc = {.o = o, .image = image, .vit = vit, .dev = dev, .r = res};
+  fv_status st = fv_image_load(image, vit->cfg.in_chans, &img, err);
+  if (!st) st = fv_cli_make_dirs(dir, err);
+  if (!st) st = fv_attention_analyze(vit, dev, &img, &ao, res, err);
+  if (!st && !o->no_maps) st = write_images(dir, res, err);
+  if (!st) st = write_text(dir, "summary.json", summary_writer, &sc, print_json, err);
+  fv_image_free(&img);
+  return st;
+}
+
 int fv_cmd_attention(int argc, char **argv) {
   options o;
   fv_error err = {{0}};
   fv_device *dev = NULL;
   fv_vit vit;
   memset(&vit, 0, sizeof vit);
-  fv_image img = {0};
   fv_attention_result res;
   memset(&res, 0, sizeof res);
-  char *json = NULL;
-  size_t json_len = 0;
-  int status = 1;
-  if (parse(argc, argv, &o, &err) || fv_vit_load(o.m.model, &vit, &err) ||
-      fv_image_load(o.image, vit.cfg.in_chans, &img, &err) || fv_cli_make_dirs(o.out, &err) ||
-      fv_cli_open_device(o.m.device, &dev, &err)) {
+  char **files = NULL, **stems = NULL;
+  int n_files = 0, status = 1;
+  fv_attention_mean agg;
+  memset(&agg, 0, sizeof agg);
+  if (parse(argc, argv, &o, &err) || fv_cli_collect_images(o.inputs, o.n_inputs, &files, &n_files, &err)) {
     fv_cli_error(err.msg);
     goto done;
   }
-  fv_attention_options ao = {.threshold = o.threshold, .fp16 = o.m.fp16};
-  if (fv_attention_analyze(&vit, dev, &img, &ao, &res, &err) || write_images(&o, &res, &err)) {
+  /* One image named on its own keeps the flat layout; anything else gets a folder per image. */
+  struct stat st;
+  const int single = o.n_inputs == 1 && n_files == 1 && stat(o.inputs[0], &st) == 0 && !S_ISDIR(st.st_mode);
+  if ((!single && fv_cli_file_stems(files, n_files, 1, &stems, &err)) || fv_vit_load(o.m.model, &vit, &err) ||
+      fv_cli_make_dirs(o.out, &err) || fv_cli_open_device(o.m.device, &dev, &err)) {
     fv_cli_error(err.msg);
     goto done;
   }
-  FILE *mem = open_memstream(&json, &json_len);
-  if (!mem) {
-    fv_cli_error("out of memory for the summary");
-    goto done;
-  }
-  write_summary(mem, &o, &vit, dev, &res);
-  if (fclose(mem)) {
-    fv_cli_error("cannot build the summary");
-    goto done;
-  }
-  char path[4200];
-  snprintf(path, sizeof path, "%s/summary.json", o.out);
-  if (write_atomic(path, json, json_len, &err)) {
-    fv_cli_error(err.msg);
-    goto done;
-  }
-  if (o.m.json) {
-    fwrite(json, 1, json_len, stdout);
-  } else {
-    printf("%s: %d layers x %d heads, %d tokens; wrote %s/summary.json and heatmaps\n", o.image, res.depth, res.heads,
-           res.tokens, o.out);
-    printf("  layer  diversity  entropy  distance(px)  top1%%\n");
-    for (int l = 0; l < res.depth; l++) {
-      const fv_attention_layer *ly = &res.layers[l];
-      printf("  %5d  %9.4f  %7.3f  %12.2f  %5.3f\n", l, (double)ly->diversity, mean_of(ly->entropy, res.heads),
-             mean_of(ly->distance, res.heads) * res.patch, mean_of(ly->top_share, res.heads));
+  if (single) {
+    if (analyse_image(&o, &vit, dev, files[0], o.out, o.m.json, &res, &err)) {
+      fv_cli_error(err.msg);
+      goto done;
     }
+    if (!o.m.json) {
+      printf("%s: %d layers x %d heads, %d tokens; wrote %s/summary.json%s\n", files[0], res.depth, res.heads,
+             res.tokens, o.out, o.no_maps ? "" : " and heatmaps");
+      double(*rows)[4] = calloc((size_t)res.depth, sizeof *rows);
+      for (int l = 0; rows && l < res.depth; l++) {
+        const fv_attention_layer *ly = &res.layers[l];
+        rows[l][0] = ly->diversity, rows[l][1] = mean_of(ly->entropy, res.heads);
+        rows[l][2] = mean_of(ly->distance, res.heads) * res.patch, rows[l][3] = mean_of(ly->top_share, res.heads);
+      }
+      if (rows) print_layer_table((const double(*)[4])rows, res.depth);
+      free(rows);
+    }
+    status = 0;
+    goto done;
+  }
+  fv_progress bar;
+  fv_progress_start(&bar, n_files, "images");
+  for (int i = 0; i < n_files; i++) {
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/%s", o.out, stems[i]);
+    fv_status s = analyse_image(&o, &vit, dev, files[i], dir, 0, &res, &err);
+    if (!s) s = fv_attention_mean_add(&agg, &vit.cfg, &res, files[i], stems[i], &err);
+    fv_attention_result_free(&res);
+    memset(&res, 0, sizeof res);
+    if (s) {
+      fv_progress_finish(&bar);
+      fv_cli_error(err.msg);
+      goto done;
+    }
+    fv_progress_update(&bar, i + 1);
+  }
+  fv_progress_finish(&bar);
+  mean_ctx mc = {.o = &o, .vit = &vit, .dev = dev, .agg = &agg};
+  if (write_text(o.out, "images.csv", csv_writer, &mc, 0, &err) ||
+      write_text(o.out, "mean.json", mean_writer, &mc, o.m.json, &err)) {
+    fv_cli_error(err.msg);
+    goto done;
+  }
+  if (!o.m.json) {
+    printf("%d images: %d layers x %d heads, %d tokens; wrote %s/mean.json, %s/images.csv and a folder per image\n",
+           agg.n, agg.depth, agg.heads, agg.tokens, o.out, o.out);
+    printf("means over the images:\n");
+    double(*rows)[4] = calloc((size_t)agg.depth, sizeof *rows);
+    for (int l = 0; rows && l < agg.depth; l++) fv_attention_mean_layer_row(&agg, l, rows[l]);
+    if (rows) print_layer_table((const double(*)[4])rows, agg.depth);
+    free(rows);
   }
   status = 0;
 done:
-  free(json);
+  fv_attention_mean_free(&agg);
+  for (int i = 0; stems && i < n_files; i++) free(stems[i]);
+  free(stems);
+  if (files) fv_image_list_free(files, n_files);
   fv_attention_result_free(&res);
-  fv_image_free(&img);
   fv_vit_free(&vit);
   if (dev) fv_device_close(dev);
   return status;

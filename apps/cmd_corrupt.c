@@ -206,15 +206,6 @@ static int parse(int argc, char **argv, options *o, fv_error *err) {
   return FV_OK;
 }
 
-/* The file name without directory and extension. */
-static void stem_of(const char *path, char *stem, size_t cap) {
-  const char *base = strrchr(path, '/');
-  base = base ? base + 1 : path;
-  snprintf(stem, cap, "%s", base);
-  char *dot = strrchr(stem, '.');
-  if (dot && dot != stem) *dot = '\0';
-}
-
 /* Loads an image as RGB, and makes it gray when all its pixels are grey (the gray rule). */
 static fv_status load(const options *o, fv_preprocessor **pp, fv_device *dev, const char *path, fv_image *img,
                       fv_error *err) {
@@ -352,29 +343,18 @@ int fv_cmd_corrupt(int argc, char **argv) {
     fv_cli_error(err.msg);
     goto done;
   }
-  stems = calloc((size_t)n_files, sizeof *stems);
   keys = calloc((size_t)n_files, sizeof *keys);
   done = calloc((size_t)n_files, sizeof *done);
-  if (!stems || !keys || !done) {
+  if (!keys || !done) {
     fv_cli_error("out of memory");
     goto done;
   }
-  for (int i = 0; i < n_files; i++) {
-    char stem[1024];
-    stem_of(files[i], stem, sizeof stem);
-    if (!(stems[i] = strdup(stem))) {
-      fv_cli_error("out of memory");
-      goto done;
-    }
-    keys[i] = fv_corrupt_path_key(files[i]);
-    for (int j = 0; j < i && !o.bench; j++)
-      if (strcmp(stems[j], stems[i]) == 0) {
-        fv_fail(&err, "inputs %.400s and %.400s have the same stem '%.100s': their outputs would collide", files[j],
-                files[i], stems[i]);
-        fv_cli_error(err.msg);
-        goto done;
-      }
+  /* --bench writes nothing, so it may time the same file twice. */
+  if (fv_cli_file_stems(files, n_files, !o.bench, &stems, &err)) {
+    fv_cli_error(err.msg);
+    goto done;
   }
+  for (int i = 0; i < n_files; i++) keys[i] = fv_corrupt_path_key(files[i]);
   /* User frost textures are checked before anything is written (procedural ones cannot fail). */
   for (int k = 0; k < o.n_corruptions && o.frost_dir; k++)
     if (o.corruption[k] == FV_FROST) {
