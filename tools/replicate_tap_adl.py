@@ -27,6 +27,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -122,31 +123,30 @@ def corrupted_images(args, clean):
     once by `fovea corrupt` with the robustness run's table and seed, so every model sees the
     same pixels."""
     d = os.path.join(args.work, "attention-images-s3")
-    done = os.path.join(d, "manifest.json")
-    if not os.path.exists(done):
+    flat = d + "-flat"  # <corruption>-<stem>.png: fovea attention names its folders by stem
+    if not os.path.isdir(flat):
         run(fovea(args, "corrupt", "--corruption", "main", "--severity", "3", "--table", "cifar10",
                   "--seed", str(args.corruption_seed), "--device", args.device, "--out", d)
             + clean[:args.attention_corrupted], capture_output=True)
-    return sorted(os.path.join(d, c, "3", f) for c in MAIN
-                  for f in os.listdir(os.path.join(d, c, "3")))
+        os.makedirs(flat + ".tmp", exist_ok=True)
+        for c in MAIN:
+            for f in os.listdir(os.path.join(d, c, "3")):
+                shutil.copyfile(os.path.join(d, c, "3", f), os.path.join(flat + ".tmp", c + "-" + f))
+        os.replace(flat + ".tmp", flat)
+    return sorted(os.path.join(flat, f) for f in os.listdir(flat))
 
 
 def diversity(args, model, images, tag=""):
-    """Mean ADL diversity per layer over the images (fovea attention summary.json)."""
+    """Mean ADL diversity per layer over the images (fovea attention's mean.json)."""
     path = model + ".diversity%s.json" % tag
     if not os.path.exists(path):
-        per_layer, zeroed = None, None
-        for img in images:
-            tmp = model + ".attn-tmp"
-            out = run(fovea(args, "attention", "--model", model, "--device", args.device, "--json",
-                            "--out", tmp, img), capture_output=True, text=True).stdout
-            layers = json.loads(out)["layers"]
-            div = [l["diversity"] for l in layers]
-            zer = [l["zeroed_fraction"] for l in layers]
-            per_layer = div if per_layer is None else [a + b for a, b in zip(per_layer, div)]
-            zeroed = zer if zeroed is None else [a + b for a, b in zip(zeroed, zer)]
-        res = {"images": len(images), "diversity": [v / len(images) for v in per_layer],
-               "zeroed_fraction": [v / len(images) for v in zeroed]}
+        out = run(fovea(args, "attention", "--model", model, "--device", args.device, "--no-maps",
+                        "--json", "--out", model + ".attention" + tag) + images,
+                  capture_output=True, text=True).stdout
+        mean = json.loads(out)
+        assert mean["images"] == len(images), (mean["images"], len(images))
+        res = {"images": len(images), "diversity": [l["diversity"] for l in mean["layers"]],
+               "zeroed_fraction": [l["zeroed_fraction"] for l in mean["layers"]]}
         with open(path + ".tmp", "w") as f:
             json.dump(res, f)
         os.replace(path + ".tmp", path)
@@ -331,11 +331,12 @@ def main():
                     args.dataset, args.corruption_seed,
                     " --limit %d" % args.robust_limit if args.robust_limit else ""),
                 "fovea corrupt --corruption main --severity 3 --table cifar10 --seed %d "
-                "--out S3DIR test-NNNNN.png   # first %d test images" % (args.corruption_seed,
-                                                                        args.attention_corrupted),
-                "fovea attention --model MODEL --json --out DIR test-NNNNN.png   # first %d test images"
-                % args.attention_images,
-                "fovea attention --model MODEL --json --out DIR S3DIR/<corruption>/3/test-NNNNN.png"]
+                "--out S3DIR test-NNNNN.png   # first %d test images, then copied to one folder"
+                % (args.corruption_seed, args.attention_corrupted),
+                "fovea attention --model MODEL --no-maps --json --out DIR test-NNNNN.png ...   "
+                "# first %d test images; mean.json" % args.attention_images,
+                "fovea attention --model MODEL --no-maps --json --out DIR S3FLAT/*.png   "
+                "# <corruption>-test-NNNNN.png; mean.json"]
     report(args, results, commands)
 
 
