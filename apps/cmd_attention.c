@@ -350,14 +350,14 @@ static fv_status csv_writer(FILE *f, const void *ctx) {
 /* ---- the command ------------------------------------------------------------------------------- */
 
 /* Analyses one image and writes its summary.json (and maps) into dir. */
-static fv_status analyse_image(const options *o, fv_vit *vit, fv_device *dev, const char *image, const char *dir,
-                               int print_json, fv_attention_result *res, fv_error *err) {
+static fv_status analyse_image(const options *o, fv_attention_analyzer *an, const fv_vit *vit, const fv_device *dev,
+                               const char *image, const char *dir, int print_json, fv_attention_result *res,
+                               fv_error *err) {
   fv_image img = {0};
-  fv_attention_options ao = {.threshold = o->threshold, .fp16 = o->m.fp16};
   summary_ctx sc = {.o = o, .image = image, .vit = vit, .dev = dev, .r = res};
   fv_status st = fv_image_load(image, vit->cfg.in_chans, &img, err);
   if (!st) st = fv_cli_make_dirs(dir, err);
-  if (!st) st = fv_attention_analyze(vit, dev, &img, &ao, res, err);
+  if (!st) st = fv_attention_analyzer_run(an, &img, res, err);
   if (!st && !o->no_maps) st = write_images(dir, res, err);
   if (!st) st = write_text(dir, "summary.json", summary_writer, &sc, print_json, err);
   fv_image_free(&img);
@@ -376,20 +376,23 @@ int fv_cmd_attention(int argc, char **argv) {
   int n_files = 0, status = 1;
   fv_attention_mean agg;
   memset(&agg, 0, sizeof agg);
+  fv_attention_analyzer *an = NULL; /* the graph, recorded once for all images */
   if (parse(argc, argv, &o, &err) || fv_cli_collect_images(o.inputs, o.n_inputs, &files, &n_files, &err)) {
     fv_cli_error(err.msg);
     goto done;
   }
   /* One image named on its own keeps the flat layout; anything else gets a folder per image. */
+  fv_attention_options ao = {.threshold = o.threshold, .fp16 = o.m.fp16};
   struct stat st;
   const int single = o.n_inputs == 1 && n_files == 1 && stat(o.inputs[0], &st) == 0 && !S_ISDIR(st.st_mode);
   if ((!single && fv_cli_file_stems(files, n_files, 1, &stems, &err)) || fv_vit_load(o.m.model, &vit, &err) ||
-      fv_cli_make_dirs(o.out, &err) || fv_cli_open_device(o.m.device, &dev, &err)) {
+      fv_cli_make_dirs(o.out, &err) || fv_cli_open_device(o.m.device, &dev, &err) ||
+      fv_attention_analyzer_open(&vit, dev, &ao, &an, &err)) {
     fv_cli_error(err.msg);
     goto done;
   }
   if (single) {
-    if (analyse_image(&o, &vit, dev, files[0], o.out, o.m.json, &res, &err)) {
+    if (analyse_image(&o, an, &vit, dev, files[0], o.out, o.m.json, &res, &err)) {
       fv_cli_error(err.msg);
       goto done;
     }
@@ -413,7 +416,7 @@ int fv_cmd_attention(int argc, char **argv) {
   for (int i = 0; i < n_files; i++) {
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/%s", o.out, stems[i]);
-    fv_status s = analyse_image(&o, &vit, dev, files[i], dir, 0, &res, &err);
+    fv_status s = analyse_image(&o, an, &vit, dev, files[i], dir, 0, &res, &err);
     if (!s) s = fv_attention_mean_add(&agg, &vit.cfg, &res, files[i], stems[i], &err);
     fv_attention_result_free(&res);
     memset(&res, 0, sizeof res);
@@ -443,6 +446,7 @@ int fv_cmd_attention(int argc, char **argv) {
   status = 0;
 done:
   fv_attention_mean_free(&agg);
+  fv_attention_analyzer_close(an);
   for (int i = 0; stems && i < n_files; i++) free(stems[i]);
   free(stems);
   if (files) fv_image_list_free(files, n_files);

@@ -358,6 +358,57 @@ static void test_planner_limits(void) {
   fv_graph_free(&g);
 }
 
+/* One analyzer over several images (the graph recorded once, as `fovea attention` uses it on a set)
+ * gives, image by image, exactly what a fresh fv_attention_analyze gives: no state leaks from one
+ * image into the next. Two different samples, then the first again, on both executors. */
+static void test_analyzer_reuse(void) {
+  fv_vit vit;
+  memset(&vit, 0, sizeof vit);
+  fv_error err = {{0}};
+  fv_image img[2] = {{0}, {0}};
+  if (fv_vit_load("tests/fixtures/tap/tap_7x5_mixed", &vit, &err) ||
+      fv_image_load("assets/samples/fmnist-0001-pullover.png", 1, &img[0], &err) ||
+      fv_image_load("assets/samples/fmnist-0002-trouser.png", 1, &img[1], &err)) {
+    CHECK(0, "analyzer reuse: %s", err.msg);
+    goto done;
+  }
+  fv_attention_options opt = {.threshold = 2.0f};
+  for (int d = 0; d < 2; d++) {
+    const char *ex = d ? "Vulkan" : "CPU";
+    fv_attention_analyzer *an = NULL;
+    if (fv_attention_analyzer_open(&vit, d ? g_dev : NULL, &opt, &an, &err)) {
+      CHECK(0, "analyzer open (%s): %s", ex, err.msg);
+      continue;
+    }
+    const int order[3] = {0, 1, 0};
+    for (int k = 0; k < 3; k++) {
+      fv_attention_result a, b;
+      int ok_a = !fv_attention_analyzer_run(an, &img[order[k]], &a, &err);
+      CHECK(ok_a, "analyzer run %d (%s): %s", k, ex, err.msg);
+      int ok_b = !fv_attention_analyze(&vit, d ? g_dev : NULL, &img[order[k]], &opt, &b, &err);
+      CHECK(ok_b, "analyze (%s): %s", ex, err.msg);
+      if (ok_a && ok_b) {
+        const size_t T = (size_t)a.tokens, S = (size_t)a.heads * T * FV_PROBE_NSTATS;
+        int same = a.top_class == b.top_class && memcmp(a.rollout, b.rollout, (T - 1) * sizeof(float)) == 0;
+        for (int l = 0; l < a.depth; l++) {
+          same = same && memcmp(a.layers[l].stats, b.layers[l].stats, S * sizeof(float)) == 0;
+          same = same && memcmp(a.layers[l].M, b.layers[l].M, T * T * sizeof(float)) == 0;
+          same = same && a.layers[l].diversity == b.layers[l].diversity;
+          same = same && (!a.layers[l].tap || memcmp(a.layers[l].tap, b.layers[l].tap, 35 * 3 * sizeof(float)) == 0);
+        }
+        CHECK(same, "image %d, run %d on one analyzer (%s) differs from a fresh analysis", order[k], k, ex);
+      }
+      if (ok_a) fv_attention_result_free(&a);
+      if (ok_b) fv_attention_result_free(&b);
+    }
+    fv_attention_analyzer_close(an);
+  }
+done:
+  fv_image_free(&img[0]);
+  fv_image_free(&img[1]);
+  fv_vit_free(&vit);
+}
+
 int main(void) {
   int quick = getenv("FOVEA_TEST_QUICK") != NULL;
   fv_error err = {{0}};
@@ -380,6 +431,7 @@ int main(void) {
   test_op_fixture();
   test_model_fixture();
   test_tap_maps();
+  test_analyzer_reuse();
   int validation = fv_device_validation_errors(g_dev);
   CHECK(validation == 0, "the validation layer reported %d messages", validation);
   fv_device_close(g_dev);

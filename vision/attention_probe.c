@@ -136,70 +136,106 @@ static fv_status summarise_layer(fv_attention_result *r, fv_attention_layer *ly,
   return FV_OK;
 }
 
-fv_status fv_attention_analyze(fv_vit *vit, fv_device *dev, const fv_image *img, const fv_attention_options *opt,
-                               fv_attention_result *res, fv_error *err) {
-  memset(res, 0, sizeof *res);
+/* The graph with its probe nodes, built and recorded once for any number of images. */
+struct fv_attention_analyzer {
+  const fv_vit *vit;
+  fv_device *dev;
   fv_graph g;
-  fv_graph_init(&g);
-  fv_exec *ex = NULL;
-  probe_nodes *pn = NULL;
-  float *input = NULL, *rollout_all = NULL, *Ms = NULL;
+  fv_exec *ex;
   fv_vit_graph vg;
+  probe_nodes *pn; /* [depth] */
+  float threshold;
+  float *input; /* [in_chans * in_h * in_w] the preprocessed image */
+};
+
+fv_status fv_attention_analyzer_open(fv_vit *vit, fv_device *dev, const fv_attention_options *opt,
+                                     fv_attention_analyzer **out, fv_error *err) {
+  *out = NULL;
+  fv_attention_analyzer *p = calloc(1, sizeof *p);
+  if (!p) return fv_fail(err, "attention probe: out of memory");
+  p->vit = vit, p->dev = dev;
+  p->threshold = opt && opt->threshold > 0 ? opt->threshold : 2.0f;
+  fv_graph_init(&p->g);
   const fv_vit_config *cfg = &vit->cfg;
-  if (img->channels != cfg->in_chans) {
-    fv_fail(err, "attention probe: image has %d channels, model %s expects %d", img->channels, vit->path,
-            cfg->in_chans);
-    goto fail;
-  }
-  if (fv_vit_build(vit, &g, 1, &vg, err)) goto fail;
-  const int H = cfg->num_heads, D = cfg->embed_dim / cfg->num_heads, L = vg.depth;
-  const int P = vg.n_prefix, T = P + vg.grid_h * vg.grid_w;
-  const float th = opt && opt->threshold > 0 ? opt->threshold : 2.0f;
-  res->depth = L, res->heads = H, res->tokens = T, res->n_prefix = P;
-  res->grid_h = vg.grid_h, res->grid_w = vg.grid_w, res->patch = cfg->patch_size;
-  res->in_h = cfg->img_size[0], res->in_w = cfg->img_size[1], res->in_chans = cfg->in_chans;
-  res->has_class_token = cfg->class_token != 0;
-  res->threshold = th;
-  res->num_classes = cfg->num_classes;
-  if (!(pn = calloc((size_t)L, sizeof *pn)) || !(res->layers = calloc((size_t)L, sizeof *res->layers))) {
+  if (fv_vit_build(vit, &p->g, 1, &p->vg, err)) goto fail;
+  const int H = cfg->num_heads, D = cfg->embed_dim / cfg->num_heads, L = p->vg.depth, P = p->vg.n_prefix;
+  const int gh = p->vg.grid_h, gw = p->vg.grid_w;
+  const float th = p->threshold;
+  if (!(p->pn = calloc((size_t)L, sizeof *p->pn)) ||
+      !(p->input = alloc_f((size_t)cfg->in_chans * cfg->img_size[0] * cfg->img_size[1]))) {
     fv_fail(err, "attention probe: out of memory for %d layers", L);
     goto fail;
   }
   /* timm's block attention scale; the probe recomputes exactly what fv_attention consumed. */
   const float scale = 1.0f / sqrtf((float)D);
   for (int l = 0; l < L; l++) {
-    const int q = vg.qkv[l], gh = vg.grid_h, gw = vg.grid_w;
-    pn[l].rows = fv_attention_probe(&g, q, FV_PROBE_ROWS, H, D, scale, P, gh, gw, -1, -1, th);
-    pn[l].stats = fv_attention_probe(&g, q, FV_PROBE_STATS, H, D, scale, P, gh, gw, 0, pn[l].rows, th);
-    pn[l].mean = fv_attention_probe(&g, q, FV_PROBE_MEAN, H, D, scale, P, gh, gw, 0, -1, th);
-    pn[l].cls =
-        res->has_class_token ? fv_attention_probe(&g, q, FV_PROBE_ROWS, H, D, scale, P, gh, gw, 0, -1, th) : pn[l].rows;
-    fv_mark_output(&g, pn[l].rows);
-    fv_mark_output(&g, pn[l].stats);
-    fv_mark_output(&g, pn[l].mean);
-    fv_mark_output(&g, pn[l].cls);
-    if (vg.tap_scales[l] >= 0) fv_mark_output(&g, vg.tap_scales[l]);
+    const int q = p->vg.qkv[l];
+    probe_nodes *n = &p->pn[l];
+    n->rows = fv_attention_probe(&p->g, q, FV_PROBE_ROWS, H, D, scale, P, gh, gw, -1, -1, th);
+    n->stats = fv_attention_probe(&p->g, q, FV_PROBE_STATS, H, D, scale, P, gh, gw, 0, n->rows, th);
+    n->mean = fv_attention_probe(&p->g, q, FV_PROBE_MEAN, H, D, scale, P, gh, gw, 0, -1, th);
+    n->cls =
+        cfg->class_token ? fv_attention_probe(&p->g, q, FV_PROBE_ROWS, H, D, scale, P, gh, gw, 0, -1, th) : n->rows;
+    fv_mark_output(&p->g, n->rows);
+    fv_mark_output(&p->g, n->stats);
+    fv_mark_output(&p->g, n->mean);
+    fv_mark_output(&p->g, n->cls);
+    if (p->vg.tap_scales[l] >= 0) fv_mark_output(&p->g, p->vg.tap_scales[l]);
   }
-  if (g.status) {
-    fv_fail(err, "attention probe: %s", g.error.msg);
+  if (p->g.status) {
+    fv_fail(err, "attention probe: %s", p->g.error.msg);
     goto fail;
   }
   fv_exec_options eo = {.storage = opt && opt->fp16 ? FV_F16 : FV_F32};
-  if (fv_exec_new(dev, &g, &eo, &ex, err)) goto fail;
+  if (fv_exec_new(dev, &p->g, &eo, &p->ex, err)) goto fail;
+  *out = p;
+  return FV_OK;
+fail:
+  fv_attention_analyzer_close(p);
+  return FV_ERR;
+}
+
+void fv_attention_analyzer_close(fv_attention_analyzer *p) {
+  if (!p) return;
+  fv_exec_free(p->ex);
+  fv_graph_free(&p->g);
+  free(p->pn), free(p->input), free(p);
+}
+
+fv_status fv_attention_analyzer_run(fv_attention_analyzer *p, const fv_image *img, fv_attention_result *res,
+                                    fv_error *err) {
+  memset(res, 0, sizeof *res);
+  float *rollout_all = NULL, *Ms = NULL;
+  const fv_vit *vit = p->vit;
+  const fv_vit_config *cfg = &vit->cfg;
+  const fv_vit_graph *vg = &p->vg;
+  if (img->channels != cfg->in_chans) {
+    fv_fail(err, "attention probe: image has %d channels, model %s expects %d", img->channels, vit->path,
+            cfg->in_chans);
+    goto fail;
+  }
+  const int L = vg->depth, P = vg->n_prefix, T = P + vg->grid_h * vg->grid_w;
+  res->depth = L, res->heads = cfg->num_heads, res->tokens = T, res->n_prefix = P;
+  res->grid_h = vg->grid_h, res->grid_w = vg->grid_w, res->patch = cfg->patch_size;
+  res->in_h = cfg->img_size[0], res->in_w = cfg->img_size[1], res->in_chans = cfg->in_chans;
+  res->has_class_token = cfg->class_token != 0;
+  res->threshold = p->threshold;
+  res->num_classes = cfg->num_classes;
   const size_t n_in = (size_t)res->in_chans * res->in_h * res->in_w;
-  if (!(input = alloc_f(n_in)) || !(res->input = alloc_f(n_in)) || !(res->probs = alloc_f((size_t)cfg->num_classes))) {
-    fv_fail(err, "attention probe: out of memory for the input");
+  if (!(res->layers = calloc((size_t)L, sizeof *res->layers)) || !(res->input = alloc_f(n_in)) ||
+      !(res->probs = alloc_f((size_t)cfg->num_classes))) {
+    fv_fail(err, "attention probe: out of memory for %d layers", L);
     goto fail;
   }
   fv_preprocess_params pp;
   fv_preprocess_params_from_config(cfg, &pp);
-  if (fv_preprocess_image(dev, img, &pp, input, err)) goto fail;
+  if (fv_preprocess_image(p->dev, img, &pp, p->input, err)) goto fail;
   for (size_t k = 0; k < n_in; k++) {
     const int c = (int)(k / ((size_t)res->in_h * res->in_w));
-    res->input[k] = input[k] * pp.std[c] + pp.mean[c];
+    res->input[k] = p->input[k] * pp.std[c] + pp.mean[c];
   }
-  if (fv_exec_write(ex, vg.input, input, n_in, err) || fv_exec_run(ex, err) ||
-      fv_exec_read(ex, vg.probs, res->probs, (size_t)cfg->num_classes, err))
+  if (fv_exec_write(p->ex, vg->input, p->input, n_in, err) || fv_exec_run(p->ex, err) ||
+      fv_exec_read(p->ex, vg->probs, res->probs, (size_t)cfg->num_classes, err))
     goto fail;
   for (int k = 1; k < cfg->num_classes; k++)
     if (res->probs[k] > res->probs[res->top_class]) res->top_class = k;
@@ -210,12 +246,13 @@ fv_status fv_attention_analyze(fv_vit *vit, fv_device *dev, const fv_image *img,
   }
   for (int l = 0; l < L; l++) {
     fv_attention_layer *ly = &res->layers[l];
-    if (read_node(ex, &g, pn[l].stats, &ly->stats, err) || read_node(ex, &g, pn[l].mean, &ly->M, err) ||
-        read_node(ex, &g, pn[l].rows, &ly->mean_rows, err) || read_node(ex, &g, pn[l].cls, &ly->cls_rows, err))
+    const probe_nodes *n = &p->pn[l];
+    if (read_node(p->ex, &p->g, n->stats, &ly->stats, err) || read_node(p->ex, &p->g, n->mean, &ly->M, err) ||
+        read_node(p->ex, &p->g, n->rows, &ly->mean_rows, err) || read_node(p->ex, &p->g, n->cls, &ly->cls_rows, err))
       goto fail;
-    if (vg.tap_scales[l] >= 0) {
-      if (read_node(ex, &g, vg.tap_scales[l], &ly->tap, err)) goto fail;
-      res->tap_k = (int)g.nodes[vg.tap_scales[l]].shape[3];
+    if (vg->tap_scales[l] >= 0) {
+      if (read_node(p->ex, &p->g, vg->tap_scales[l], &ly->tap, err)) goto fail;
+      res->tap_k = (int)p->g.nodes[vg->tap_scales[l]].shape[3];
     }
     if (summarise_layer(res, ly, err)) goto fail;
     memcpy(Ms + (size_t)l * TT, ly->M, TT * sizeof *Ms);
@@ -237,14 +274,20 @@ fv_status fv_attention_analyze(fv_vit *vit, fv_device *dev, const fv_image *img,
     }
     res->rollout[j] = (float)s;
   }
-  fv_exec_free(ex);
-  fv_graph_free(&g);
-  free(pn), free(input), free(Ms), free(rollout_all);
+  free(Ms), free(rollout_all);
   return FV_OK;
 fail:
-  fv_exec_free(ex);
-  fv_graph_free(&g);
-  free(pn), free(input), free(Ms), free(rollout_all);
+  free(Ms), free(rollout_all);
   fv_attention_result_free(res);
   return FV_ERR;
+}
+
+fv_status fv_attention_analyze(fv_vit *vit, fv_device *dev, const fv_image *img, const fv_attention_options *opt,
+                               fv_attention_result *res, fv_error *err) {
+  memset(res, 0, sizeof *res);
+  fv_attention_analyzer *p;
+  if (fv_attention_analyzer_open(vit, dev, opt, &p, err)) return FV_ERR;
+  fv_status st = fv_attention_analyzer_run(p, img, res, err);
+  fv_attention_analyzer_close(p);
+  return st;
 }

@@ -4,7 +4,8 @@
  * one preprocessed image, and derives on the host what needs whole matrices: attention rollout
  * and the ADL attention-diversity statistic (shared/design/methods/tap_adl.md 4, 7). The
  * engine computes the per-row statistics, the class-token rows and the head-mean matrix M;
- * M (T x T per layer) is the one attention tensor materialised ("small N" mode).
+ * M (T x T per layer) is the one attention tensor materialised ("small N" mode). The graph is
+ * built and recorded once per analyzer and replayed for each image.
  * Formulas and units: docs/attention.md. Rendering and files are the caller's (apps/). */
 #ifndef FV_ATTENTION_PROBE_H
 #define FV_ATTENTION_PROBE_H
@@ -49,8 +50,17 @@ typedef struct fv_attention_result {
   int num_classes, top_class;
 } fv_attention_result;
 
-/* Preprocesses img (vit->cfg.in_chans channels) as the model's config says and analyses it on dev
- * (NULL: the CPU executor). */
+/* The model's graph with the probe nodes, built and recorded once on dev (NULL: the CPU executor)
+ * and run for one image at a time; vit and dev must outlive it. */
+typedef struct fv_attention_analyzer fv_attention_analyzer;
+fv_status fv_attention_analyzer_open(fv_vit *vit, fv_device *dev, const fv_attention_options *opt,
+                                     fv_attention_analyzer **probe, fv_error *err);
+/* Preprocesses img (vit->cfg.in_chans channels) as the model's config says and analyses it. */
+fv_status fv_attention_analyzer_run(fv_attention_analyzer *probe, const fv_image *img, fv_attention_result *res,
+                                    fv_error *err);
+void fv_attention_analyzer_close(fv_attention_analyzer *probe);
+
+/* open + run + close, for one image. */
 fv_status fv_attention_analyze(fv_vit *vit, fv_device *dev, const fv_image *img, const fv_attention_options *opt,
                                fv_attention_result *res, fv_error *err);
 void fv_attention_result_free(fv_attention_result *res);
