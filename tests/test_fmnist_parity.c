@@ -8,8 +8,10 @@
  * the CPU executor and on the Vulkan device, with a batch of 16 (four runs of one recorded
  * graph), and every logit must be within 1e-4 of PyTorch's; the predicted classes must then be
  * PyTorch's too. FOVEA_FMNIST_MODEL and FOVEA_FMNIST_FIXTURES point the test at another model
- * (a retrained one). The full 10 000-image accuracy is measured with `fovea eval` (README.md, "Evaluating
- * on a data set"), not here: it takes over three minutes on lavapipe on a 2-core machine. */
+ * (a retrained one); ctest runs it a second time that way as test_fmnist_tap_parity, on the
+ * bundled TAP model assets/models/fmnist-tap-vit and tests/fixtures/fmnist-tap-vit. The full
+ * 10 000-image accuracy is measured with `fovea eval` (README.md, "Evaluating on a data set"),
+ * not here: it takes over three minutes on lavapipe on a 2-core machine. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
