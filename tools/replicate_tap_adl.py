@@ -233,6 +233,11 @@ def report(args, results, commands):
         cec = ce["tapadl"].get(c)
         lines.append("| %s%s | %s | %s | %s |" % (c, " (extra)" if c in EXTRA else "", fmt("base"),
                                                   fmt("tapadl"), "%.3f" % cec if cec else "–"))
+    better = [c for c in MAIN if ce["tapadl"][c] < 1]
+    worse = [c for c in MAIN if ce["tapadl"][c] > 1]
+    lines += ["", "CE_c(tapadl) < 1 (TAP+ADL lower error than base) on %d of %d main corruptions: %s. "
+              "Higher on %d: %s." % (len(better), len(MAIN), ", ".join(better) or "none", len(worse),
+                                     ", ".join(worse) or "none")]
     # Decision rule, section 9.7 (fixed before running).
     div_b, div_t = layers("base", "div"), layers("tapadl", "div")
     c1 = 100 * statistics.mean(ce["tapadl"].values()) <= 98 and all(d < 0 for d in deltas)
