@@ -232,12 +232,16 @@ def report(args, results, commands):
                          results["base"][s]["eval"]["top1"], results["tapadl"][s]["eval"]["top1"],
                          results["base"][s]["train_min"], results["tapadl"][s]["train_min"]))
     lines += ["", "Per corruption: error % by severity 1..5 (mean over seeds), CE relative to base",
-              "", "| corruption | base | tapadl | CE_c(tapadl) |", "|---|---|---|---|"]
+              "", "| corruption | base | tapadl | CE_c(tapadl) | rCE_c(tapadl) |", "|---|---|---|---|---|"]
     for c in MAIN + EXTRA:
         fmt = lambda arm: " ".join("%.1f" % (100 * err(arm, c, s)) for s in range(5))
-        cec = ce["tapadl"].get(c)
-        lines.append("| %s%s | %s | %s | %s |" % (c, " (extra)" if c in EXTRA else "", fmt("base"),
-                                                  fmt("tapadl"), "%.3f" % cec if cec else "–"))
+        cec, rcec = ce["tapadl"].get(c), rce["tapadl"].get(c)
+        lines.append("| %s%s | %s | %s | %s | %s |" % (
+            c, " (extra)" if c in EXTRA else "", fmt("base"), fmt("tapadl"),
+            "%.3f" % cec if cec else "–", "%.3f" % rcec if rcec is not None else "–"))
+    lines += ["", "rCE_c divides degradations (error minus the model's clean error, summed over "
+              "severities): for corruptions that barely degrade either model the ratio is of small "
+              "numbers and swings widely, which moves rmCE_b, a plain mean of these ratios."]
     better = [c for c in MAIN if ce["tapadl"][c] < 1]
     worse = [c for c in MAIN if ce["tapadl"][c] > 1]
     lines += ["", "CE_c(tapadl) < 1 (TAP+ADL lower error than base) on %d of %d main corruptions: %s. "
