@@ -21,22 +21,10 @@
 #include "engine/device.h"
 #include "engine/exec.h"
 #include "engine/file.h"
+#include "fixture_io.h"
 #include "vision/vit.h"
 
 #define FIXTURES "tests/fixtures/tap"
-
-static float *read_floats(const char *path, size_t *count) {
-  char *data = NULL;
-  size_t len = 0;
-  fv_error err;
-  *count = 0;
-  if (fv_read_file(path, (size_t)64 << 20, &data, &len, &err) || len == 0 || len % 4) {
-    free(data);
-    return NULL;
-  }
-  *count = len / 4;
-  return (float *)data;
-}
 
 typedef struct expected {
   const float *logits;
@@ -123,13 +111,13 @@ static void test_fixtures(fv_device *dev) {
     }
     size_t n_in = 0, n_out = 0;
     snprintf(path, sizeof path, "%s/input.bin", dir);
-    float *input = read_floats(path, &n_in);
+    float *input = fv_test_read_floats(path, &n_in);
     snprintf(path, sizeof path, "%s/expected_logits.bin", dir);
-    float *logits = read_floats(path, &n_out);
+    float *logits = fv_test_read_floats(path, &n_out);
     expected want = {.logits = logits};
     for (int i = 0; i < vit.cfg.depth && i < FV_VIT_MAX_DEPTH; i++) {
       snprintf(path, sizeof path, "%s/scales_block%d.bin", dir, i);
-      if (access(path, F_OK) == 0) want.scales[i] = read_floats(path, &want.n_scales[i]);
+      if (access(path, F_OK) == 0) want.scales[i] = fv_test_read_floats(path, &want.n_scales[i]);
     }
     size_t per_image = (size_t)vit.cfg.in_chans * vit.cfg.img_size[0] * vit.cfg.img_size[1];
     int batch = per_image ? (int)(n_in / per_image) : 0;

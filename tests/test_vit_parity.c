@@ -11,24 +11,10 @@
 #include "check.h"
 #include "engine/device.h"
 #include "engine/exec.h"
-#include "engine/file.h"
+#include "fixture_io.h"
 #include "vision/vit.h"
 
 #define FIXTURES "tests/fixtures/vit"
-
-/* A raw little-endian float32 file; NULL if unreadable or not a whole number of floats. */
-static float *read_floats(const char *path, size_t *count) {
-  char *data = NULL;
-  size_t len = 0;
-  fv_error err;
-  *count = 0;
-  if (fv_read_file(path, (size_t)64 << 20, &data, &len, &err) || len == 0 || len % 4) {
-    free(data);
-    return NULL;
-  }
-  *count = len / 4;
-  return (float *)data; /* malloc'd: suitably aligned for float */
-}
 
 /* Runs one fixture on dev (NULL: CPU executor) with the given storage; returns max |diff|.
  * chunk_flops > 0 splits the recorded graph into submissions of about that much work. */
@@ -83,9 +69,9 @@ int main(void) {
     }
     size_t n_in = 0, n_out = 0;
     snprintf(path, sizeof path, "%s/input.bin", dir);
-    float *input = read_floats(path, &n_in);
+    float *input = fv_test_read_floats(path, &n_in);
     snprintf(path, sizeof path, "%s/expected_logits.bin", dir);
-    float *expected = read_floats(path, &n_out);
+    float *expected = fv_test_read_floats(path, &n_out);
     size_t per_image = (size_t)vit.cfg.in_chans * vit.cfg.img_size[0] * vit.cfg.img_size[1];
     int batch = per_image ? (int)(n_in / per_image) : 0;
     CHECK(input && expected && batch >= 1 && n_in == batch * per_image && n_out == (size_t)batch * vit.cfg.num_classes,
