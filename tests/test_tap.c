@@ -256,44 +256,45 @@ static void test_identity_and_prefix(void) {
   }
 }
 
-/* The unfolded predictor in double: conv1, BatchNorm(running stats), conv2, softmax. */
-static void unfolded_scales(const float *x, const fv_tap_weights *w, int64_t T, int P, int gh, int gw, double *out) {
+/* A 3x3 convolution without bias, zero padding, in double: in [gh*gw, cin] (token-major),
+ * wts [cout, cin, 3, 3] (PyTorch layout), out [gh*gw, cout]. */
+static void conv3x3(const double *in, int64_t cin, const float *wts, int cout, int gh, int gw, double *out) {
+  for (int64_t n = 0; n < (int64_t)gh * gw; n++)
+    for (int k = 0; k < cout; k++) {
+      double acc = 0;
+      for (int ky = 0; ky < 3; ky++)
+        for (int kx = 0; kx < 3; kx++) {
+          int64_t hh = n / gw + ky - 1, ww = n % gw + kx - 1;
+          if (hh < 0 || hh >= gh || ww < 0 || ww >= gw) continue;
+          for (int64_t c = 0; c < cin; c++)
+            acc += (double)wts[((k * cin + c) * 3 + ky) * 3 + kx] * in[(hh * gw + ww) * cin + c];
+        }
+      out[n * cout + k] = acc;
+    }
+}
+
+/* The unfolded predictor in double: conv1, BatchNorm(running stats), conv2, softmax over K, on
+ * the patch tokens of x [P + gh*gw, C]. */
+static void unfolded_scales(const float *x, const fv_tap_weights *w, int P, int gh, int gw, double *out) {
   const int K = w->K;
   const int64_t C = w->C, N = (int64_t)gh * gw;
-  double *z1 = calloc((size_t)(N * K), sizeof *z1);
-  if (!z1) abort();
+  double *grid = malloc((size_t)(N * C) * sizeof *grid), *z1 = malloc((size_t)(N * K) * sizeof *z1);
+  if (!grid || !z1) abort();
+  for (int64_t i = 0; i < N * C; i++) grid[i] = x[P * C + i];
+  conv3x3(grid, C, w->conv1, K, gh, gw, z1);
   for (int64_t n = 0; n < N; n++)
-    for (int k = 0; k < K; k++) {
-      double acc = 0;
-      for (int ky = 0; ky < 3; ky++)
-        for (int kx = 0; kx < 3; kx++) {
-          int64_t hh = n / gw + ky - 1, ww = n % gw + kx - 1;
-          if (hh < 0 || hh >= gh || ww < 0 || ww >= gw) continue;
-          for (int64_t c = 0; c < C; c++)
-            acc += (double)w->conv1[((k * C + c) * 3 + ky) * 3 + kx] * x[(P + hh * gw + ww) * C + c];
-        }
+    for (int k = 0; k < K; k++)
       z1[n * K + k] =
-          (acc - w->bn_mean[k]) / sqrt((double)w->bn_var[k] + (double)w->bn_eps) * w->bn_weight[k] + w->bn_bias[k];
-    }
-  (void)T;
+          (z1[n * K + k] - w->bn_mean[k]) / sqrt((double)w->bn_var[k] + (double)w->bn_eps) * w->bn_weight[k] +
+          w->bn_bias[k];
+  conv3x3(z1, K, w->conv2, K, gh, gw, out);
   for (int64_t n = 0; n < N; n++) {
-    double z2[FV_TAP_MAX_SCALES], mx = -INFINITY, sum = 0;
-    for (int k = 0; k < K; k++) {
-      double acc = 0;
-      for (int ky = 0; ky < 3; ky++)
-        for (int kx = 0; kx < 3; kx++) {
-          int64_t hh = n / gw + ky - 1, ww = n % gw + kx - 1;
-          if (hh < 0 || hh >= gh || ww < 0 || ww >= gw) continue;
-          for (int j = 0; j < K; j++)
-            acc += (double)w->conv2[((k * K + j) * 3 + ky) * 3 + kx] * z1[(hh * gw + ww) * K + j];
-        }
-      z2[k] = acc;
-      mx = fmax(mx, acc);
-    }
+    double *z2 = out + n * K, mx = -INFINITY, sum = 0;
+    for (int k = 0; k < K; k++) mx = fmax(mx, z2[k]);
     for (int k = 0; k < K; k++) sum += (z2[k] = exp(z2[k] - mx));
-    for (int k = 0; k < K; k++) out[n * K + k] = z2[k] / sum;
+    for (int k = 0; k < K; k++) z2[k] /= sum;
   }
-  free(z1);
+  free(grid), free(z1);
 }
 
 static void test_bn_folding(void) {
@@ -315,7 +316,7 @@ static void test_bn_folding(void) {
   double *want = malloc((size_t)(gh * gw * K) * sizeof *want);
   float *got = malloc((size_t)(gh * gw * K) * sizeof *got), *want_f = malloc((size_t)(gh * gw * K) * sizeof *want_f);
   if (!want || !got || !want_f) abort();
-  unfolded_scales(xv, &w, T, P, gh, gw, want);
+  unfolded_scales(xv, &w, P, gh, gw, want);
   for (int i = 0; i < gh * gw * K; i++) want_f[i] = (float)want[i];
   fv_graph g;
   fv_graph_init(&g);
