@@ -19,12 +19,12 @@
 
 #include "attention_mean.h"
 #include "cli.h"
+#include "engine/file.h"
 #include "engine/graph.h"
 #include "vision/attention_probe.h"
 #include "vision/heatmap.h"
 #include "vision/image.h"
 #include "vision/labels.h"
-#include "vision/robustness.h"
 #include "vision/vit.h"
 
 typedef struct options {
@@ -298,7 +298,7 @@ static fv_status write_text(const char *dir, const char *name, text_writer fn, c
   if (fclose(mem) || st) st = fv_fail(err, "cannot build %s: out of memory", name);
   if (!st && snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
     st = fv_fail(err, "output path %s/%s is too long", dir, name);
-  if (!st) st = fv_rob_write_atomic(path, buf, len, err);
+  if (!st) st = fv_write_file_atomic(path, buf, len, 0, err);
   if (!st && print) fwrite(buf, 1, len, stdout);
   free(buf);
   return st;

@@ -495,68 +495,13 @@ static void sb_num(sbuf *b, int have, double v) {
 
 static fv_status sb_commit(sbuf *b, const char *path, fv_error *err) {
   fv_status st = b->oom ? fv_fail(err, "%s: out of memory while formatting", path)
-                        : fv_rob_write_atomic(path, b->data ? b->data : "", b->len, err);
+                        : fv_write_file_atomic(path, b->data ? b->data : "", b->len, 1, err);
   free(b->data);
   memset(b, 0, sizeof *b);
   return st;
 }
 
 /* ---- atomic files and the cell store ----------------------------------------------------------------------------- */
-
-static void fsync_parent(const char *path) {
-  char dir[FV_ROB_STR + 16];
-  snprintf(dir, sizeof dir, "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (slash == dir)
-    dir[1] = '\0';
-  else if (slash)
-    *slash = '\0';
-  else
-    snprintf(dir, sizeof dir, ".");
-  int fd = open(dir, O_RDONLY | O_DIRECTORY);
-  if (fd >= 0) {
-    /* Best effort: the rename is what makes the file appear whole; syncing the
-     * folder makes it survive a power cut too, which some file systems do not
-     * support. */
-    (void)fsync(fd);
-    close(fd);
-  }
-}
-
-fv_status fv_rob_write_atomic(const char *path, const char *data, size_t len, fv_error *err) {
-  size_t n = strlen(path) + 16;
-  char *tmp = malloc(n);
-  if (!tmp) return fv_fail(err, "%s: out of memory", path);
-  snprintf(tmp, n, "%s.tmp-XXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    fv_status st = fv_fail(err, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
-    free(tmp);
-    return st;
-  }
-  fv_status st = FV_OK;
-  for (size_t done = 0; done < len && st == FV_OK;) {
-    ssize_t w = write(fd, data + done, len - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0)
-      st = fv_fail(err, "%s: writing %s failed: %s", path, tmp, strerror(errno));
-    else
-      done += (size_t)w;
-  }
-  if (st == FV_OK && fsync(fd) != 0) st = fv_fail(err, "%s: fsync of %s failed: %s", path, tmp, strerror(errno));
-  if (close(fd) != 0 && st == FV_OK) st = fv_fail(err, "%s: closing %s failed: %s", path, tmp, strerror(errno));
-  /* mkstemp makes the file 0600; results are meant to be read by others like
-   * any output. */
-  if (st == FV_OK) (void)chmod(tmp, 0644);
-  if (st == FV_OK && rename(tmp, path) != 0)
-    st = fv_fail(err, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-  if (st != FV_OK)
-    unlink(tmp);
-  else
-    fsync_parent(path);
-  free(tmp);
-  return st;
-}
 
 static void cell_file_name(int slot, char *buf, size_t size) {
   int c, s;

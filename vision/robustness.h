@@ -175,10 +175,6 @@ const char *fv_rob_norm_definition(fv_rob_norm n);
 
 /* ---- files ------------------------------------------------------------------------------------------------------- */
 
-/* Writes data to path atomically: a temporary file beside it, fsync, rename,
- * fsync of the folder. */
-fv_status fv_rob_write_atomic(const char *path, const char *data, size_t len, fv_error *err);
-
 /* The cell store. fv_rob_cell_write stores one finished cell; fv_rob_store_load
  * adds every cell file of dir to s (a missing dir adds nothing), checking each
  * against s's parameters. */
