@@ -103,49 +103,33 @@ static void test_fixtures(fv_device *dev) {
     if (e->d_name[0] == '.') continue;
     char dir[512], path[700];
     snprintf(dir, sizeof dir, "%s/%s", FIXTURES, e->d_name);
-    fv_vit vit;
-    fv_error err;
-    if (fv_vit_load(dir, &vit, &err)) {
-      CHECK(0, "%s", err.msg);
-      continue;
-    }
-    size_t n_in = 0, n_out = 0;
-    snprintf(path, sizeof path, "%s/input.bin", dir);
-    float *input = fv_test_read_floats(path, &n_in);
-    snprintf(path, sizeof path, "%s/expected_logits.bin", dir);
-    float *logits = fv_test_read_floats(path, &n_out);
-    expected want = {.logits = logits};
-    for (int i = 0; i < vit.cfg.depth && i < FV_VIT_MAX_DEPTH; i++) {
+    fv_test_model_fixture fx;
+    if (!fv_test_model_fixture_load(dir, &fx)) continue;
+    const fv_vit_config *cfg = &fx.vit.cfg;
+    expected want = {.logits = fx.logits};
+    for (int i = 0; i < cfg->depth && i < FV_VIT_MAX_DEPTH; i++) {
       snprintf(path, sizeof path, "%s/scales_block%d.bin", dir, i);
       if (access(path, F_OK) == 0) want.scales[i] = fv_test_read_floats(path, &want.n_scales[i]);
     }
-    size_t per_image = (size_t)vit.cfg.in_chans * vit.cfg.img_size[0] * vit.cfg.img_size[1];
-    int batch = per_image ? (int)(n_in / per_image) : 0;
-    int ok = input && logits && batch >= 1 && n_in == batch * per_image && n_out == (size_t)batch * vit.cfg.num_classes;
-    CHECK(ok, "%s: input.bin / expected_logits.bin do not match the model", dir);
-    if (ok) {
-      fixtures++;
-      double s_cpu, s_gpu, s16;
-      double cpu = run_fixture(NULL, &vit, FV_F32, input, batch, &want, &s_cpu);
-      double gpu = run_fixture(dev, &vit, FV_F32, input, batch, &want, &s_gpu);
-      double gpu16 = run_fixture(dev, &vit, FV_F16, input, batch, &want, &s16);
-      double scale = 1;
-      for (size_t i = 0; i < n_out; i++) scale = fmax(scale, fabs(logits[i]));
-      printf(
-          "%-16s %dx%d grid, K=%d: logits cpu %.2e  vulkan %.2e  vulkan-fp16 %.2e (max |logit| %.2f); scales cpu "
-          "%.2e  vulkan %.2e\n",
-          e->d_name, vit.cfg.img_size[0] / vit.cfg.patch_size, vit.cfg.img_size[1] / vit.cfg.patch_size,
-          vit.cfg.tap_scales, cpu, gpu, gpu16, scale, s_cpu, s_gpu);
-      CHECK(cpu <= 1e-4, "%s: CPU executor logits differ from PyTorch by %g", dir, cpu);
-      CHECK(gpu <= 1e-4, "%s: Vulkan logits differ from PyTorch by %g", dir, gpu);
-      CHECK(s_cpu <= 1e-5, "%s: CPU executor TAP scales differ from PyTorch by %g", dir, s_cpu);
-      CHECK(s_gpu <= 1e-5, "%s: Vulkan TAP scales differ from PyTorch by %g", dir, s_gpu);
-      CHECK(gpu16 <= 3e-2 * scale, "%s: Vulkan fp16 logits differ from PyTorch by %g", dir, gpu16);
-    }
-    free(input);
-    free(logits);
+    fixtures++;
+    double s_cpu, s_gpu, s16;
+    double cpu = run_fixture(NULL, &fx.vit, FV_F32, fx.input, fx.batch, &want, &s_cpu);
+    double gpu = run_fixture(dev, &fx.vit, FV_F32, fx.input, fx.batch, &want, &s_gpu);
+    double gpu16 = run_fixture(dev, &fx.vit, FV_F16, fx.input, fx.batch, &want, &s16);
+    double scale = 1;
+    for (size_t i = 0; i < fx.n_logits; i++) scale = fmax(scale, fabs(fx.logits[i]));
+    printf(
+        "%-16s %dx%d grid, K=%d: logits cpu %.2e  vulkan %.2e  vulkan-fp16 %.2e (max |logit| %.2f); scales cpu "
+        "%.2e  vulkan %.2e\n",
+        e->d_name, cfg->img_size[0] / cfg->patch_size, cfg->img_size[1] / cfg->patch_size, cfg->tap_scales, cpu, gpu,
+        gpu16, scale, s_cpu, s_gpu);
+    CHECK(cpu <= 1e-4, "%s: CPU executor logits differ from PyTorch by %g", dir, cpu);
+    CHECK(gpu <= 1e-4, "%s: Vulkan logits differ from PyTorch by %g", dir, gpu);
+    CHECK(s_cpu <= 1e-5, "%s: CPU executor TAP scales differ from PyTorch by %g", dir, s_cpu);
+    CHECK(s_gpu <= 1e-5, "%s: Vulkan TAP scales differ from PyTorch by %g", dir, s_gpu);
+    CHECK(gpu16 <= 3e-2 * scale, "%s: Vulkan fp16 logits differ from PyTorch by %g", dir, gpu16);
     for (int i = 0; i < FV_VIT_MAX_DEPTH; i++) free(want.scales[i]);
-    fv_vit_free(&vit);
+    fv_test_model_fixture_free(&fx);
   }
   if (d) closedir(d);
   CHECK(fixtures >= 2, "expected at least 2 TAP model fixtures in %s, found %d", FIXTURES, fixtures);

@@ -60,44 +60,29 @@ int main(void) {
   struct dirent *e;
   while (d && (e = readdir(d))) {
     if (e->d_name[0] == '.') continue;
-    char dir[512], path[600];
+    char dir[512];
     snprintf(dir, sizeof dir, "%s/%s", FIXTURES, e->d_name);
-    fv_vit vit;
-    if (fv_vit_load(dir, &vit, &err)) {
-      CHECK(0, "%s", err.msg);
-      continue;
-    }
-    size_t n_in = 0, n_out = 0;
-    snprintf(path, sizeof path, "%s/input.bin", dir);
-    float *input = fv_test_read_floats(path, &n_in);
-    snprintf(path, sizeof path, "%s/expected_logits.bin", dir);
-    float *expected = fv_test_read_floats(path, &n_out);
-    size_t per_image = (size_t)vit.cfg.in_chans * vit.cfg.img_size[0] * vit.cfg.img_size[1];
-    int batch = per_image ? (int)(n_in / per_image) : 0;
-    CHECK(input && expected && batch >= 1 && n_in == batch * per_image && n_out == (size_t)batch * vit.cfg.num_classes,
-          "%s: input.bin / expected_logits.bin do not match the model", dir);
-    if (input && expected && batch >= 1 && n_out == (size_t)batch * vit.cfg.num_classes) {
-      fixtures++;
-      double cpu = run_fixture(NULL, &vit, FV_F32, 0, input, batch, expected);
-      double gpu = run_fixture(dev, &vit, FV_F32, 0, input, batch, expected);
-      double gpu16 = run_fixture(dev, &vit, FV_F16, 0, input, batch, expected);
-      double cpu16 = run_fixture(NULL, &vit, FV_F16, 0, input, batch, expected);
-      /* The discrete-GPU path (staging copies), and one submission per node. */
-      double staged = staging_dev ? run_fixture(staging_dev, &vit, FV_F32, 1.0, input, batch, expected) : INFINITY;
-      double scale = 1;
-      for (size_t i = 0; i < n_out; i++) scale = fmax(scale, fabs(expected[i]));
-      printf("%-28s cpu %.2e  vulkan %.2e  vulkan-fp16 %.2e  cpu-fp16 %.2e  (max |logit| %.2f)\n", e->d_name, cpu, gpu,
-             gpu16, cpu16, scale);
-      CHECK(cpu <= 1e-3, "%s: CPU executor logits differ from PyTorch by %g", dir, cpu);
-      CHECK(gpu <= 1e-3, "%s: Vulkan logits differ from PyTorch by %g", dir, gpu);
-      CHECK(staged <= 1e-3, "%s: Vulkan logits through staging, chunked, differ from PyTorch by %g", dir, staged);
-      /* fp16 keeps 11 significant bits: relative 2^-11 per rounding, a few dozen roundings deep. */
-      CHECK(gpu16 <= 3e-2 * scale, "%s: Vulkan fp16 logits differ from PyTorch by %g", dir, gpu16);
-      CHECK(cpu16 <= 3e-2 * scale, "%s: CPU fp16-emulated logits differ from PyTorch by %g", dir, cpu16);
-    }
-    free(input);
-    free(expected);
-    fv_vit_free(&vit);
+    fv_test_model_fixture fx;
+    if (!fv_test_model_fixture_load(dir, &fx)) continue;
+    fixtures++;
+    double cpu = run_fixture(NULL, &fx.vit, FV_F32, 0, fx.input, fx.batch, fx.logits);
+    double gpu = run_fixture(dev, &fx.vit, FV_F32, 0, fx.input, fx.batch, fx.logits);
+    double gpu16 = run_fixture(dev, &fx.vit, FV_F16, 0, fx.input, fx.batch, fx.logits);
+    double cpu16 = run_fixture(NULL, &fx.vit, FV_F16, 0, fx.input, fx.batch, fx.logits);
+    /* The discrete-GPU path (staging copies), and one submission per node. */
+    double staged =
+        staging_dev ? run_fixture(staging_dev, &fx.vit, FV_F32, 1.0, fx.input, fx.batch, fx.logits) : INFINITY;
+    double scale = 1;
+    for (size_t i = 0; i < fx.n_logits; i++) scale = fmax(scale, fabs(fx.logits[i]));
+    printf("%-28s cpu %.2e  vulkan %.2e  vulkan-fp16 %.2e  cpu-fp16 %.2e  (max |logit| %.2f)\n", e->d_name, cpu, gpu,
+           gpu16, cpu16, scale);
+    CHECK(cpu <= 1e-3, "%s: CPU executor logits differ from PyTorch by %g", dir, cpu);
+    CHECK(gpu <= 1e-3, "%s: Vulkan logits differ from PyTorch by %g", dir, gpu);
+    CHECK(staged <= 1e-3, "%s: Vulkan logits through staging, chunked, differ from PyTorch by %g", dir, staged);
+    /* fp16 keeps 11 significant bits: relative 2^-11 per rounding, a few dozen roundings deep. */
+    CHECK(gpu16 <= 3e-2 * scale, "%s: Vulkan fp16 logits differ from PyTorch by %g", dir, gpu16);
+    CHECK(cpu16 <= 3e-2 * scale, "%s: CPU fp16-emulated logits differ from PyTorch by %g", dir, cpu16);
+    fv_test_model_fixture_free(&fx);
   }
   if (d) closedir(d);
   CHECK(fixtures >= 6, "expected at least 6 model fixtures in %s, found %d", FIXTURES, fixtures);
